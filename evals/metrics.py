@@ -1,0 +1,147 @@
+"""Deterministic scores: retrieval against gold evidence, SQuAD answer matching, citations, refusals and latency."""
+
+import math
+import re
+import string
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+from assistant.types import Citation, Passage
+from evals.dataset import Evidence
+from ingest.chunking import sentence_spans
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def holds(passage: Passage, evidence: Evidence) -> bool:
+    """A passage holds gold evidence: same file name, and its span overlaps the quote or its text contains it."""
+    if Path(passage.source).name != Path(evidence.source).name:
+        return False
+    if evidence.quote and evidence.start is not None and passage.start < evidence.start + len(evidence.quote) and evidence.start < passage.end:
+        return True
+    if evidence.quote:
+        return " ".join(evidence.quote.split()) in " ".join(passage.text.split())
+    if evidence.line is not None:
+        return passage.line_start <= evidence.line <= passage.line_end
+    return True  # the evidence names only the document
+
+
+def cited_span(citation: Citation) -> Passage:
+    """A citation's quoted span as a passage, so it can be matched against gold evidence like one."""
+    return Passage(source=citation.source, title=citation.title, text=citation.quote, start=citation.start,
+                   end=citation.end, line_start=citation.line_start, line_end=citation.line_end, page=citation.page)
+
+
+# Retrieval: `passages` are ranked best first.
+
+def hit_at(passages: list[Passage], evidence: list[Evidence], k: int) -> float:
+    return float(any(holds(p, ev) for p in passages[:k] for ev in evidence))
+
+
+def recall_at(passages: list[Passage], evidence: list[Evidence], k: int) -> float:
+    """Share of gold evidence pieces held by some top-k passage."""
+    return sum(any(holds(p, ev) for p in passages[:k]) for ev in evidence) / len(evidence)
+
+
+def reciprocal_rank(passages: list[Passage], evidence: list[Evidence]) -> float:
+    return next((1 / rank for rank, p in enumerate(passages, 1) if any(holds(p, ev) for ev in evidence)), 0.0)
+
+
+def ndcg_at(passages: list[Passage], evidence: list[Evidence], k: int) -> float:
+    """Each gold piece gains 1/log2(rank+1) at the first passage holding it; the ideal finds one per rank from rank 1."""
+    ranks = [next((r for r, p in enumerate(passages[:k], 1) if holds(p, ev)), None) for ev in evidence]
+    dcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None)
+    ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(evidence), k) + 1))
+    # One passage may hold several pieces, which beats the one-per-rank ideal.
+    return min(dcg / ideal, 1.0)
+
+
+# Answers, as in the official SQuAD evaluation script.
+
+def normalize(text: str) -> str:
+    """Lowercase, drop punctuation (Unicode too: the text has curly quotes), articles and extra whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation and not unicodedata.category(ch).startswith("P"))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def exact_match(prediction: str, references: list[str]) -> float:
+    return max((float(normalize(prediction) == normalize(ref)) for ref in references), default=0.0)
+
+
+def token_f1(prediction: str, references: list[str]) -> float:
+    return max((_f1(normalize(prediction).split(), normalize(ref).split()) for ref in references), default=0.0)
+
+
+def _f1(predicted: list[str], reference: list[str]) -> float:
+    if not predicted or not reference:
+        return float(predicted == reference)
+    common = sum((Counter(predicted) & Counter(reference)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains_answer(prediction: str, references: list[str]) -> float:
+    """Whether some reference appears in the prediction as whole words, after normalisation."""
+    padded = f" {normalize(prediction)} "
+    return float(any(norm and f" {norm} " in padded for norm in map(normalize, references)))
+
+
+# Citations.
+
+def citation_precision(citations: list[Citation], evidence: list[Evidence]) -> float | None:
+    """Share of citations that hold gold evidence or support their sentence; None when nothing is cited."""
+    if not citations:
+        return None
+    return sum(c.supported or any(holds(cited_span(c), ev) for ev in evidence) for c in citations) / len(citations)
+
+
+def citation_recall(citations: list[Citation], evidence: list[Evidence]) -> float | None:
+    """Share of gold evidence pieces that some citation holds; None without gold evidence."""
+    if not evidence:
+        return None
+    return sum(any(holds(cited_span(c), ev) for c in citations) for ev in evidence) / len(evidence)
+
+
+def faithfulness(text: str, citations: list[Citation]) -> float | None:
+    """Share of answer sentences that cite something and whose citations all support them; None for an empty text."""
+    supported = {c.number for c in citations if c.supported}
+    # Split as the assistant splits answers into claims, so both count the same sentences.
+    sentences = [text[start:end] for start, end in sentence_spans(text) if MARKER.sub("", text[start:end]).strip()]
+    if not sentences:
+        return None
+    cited = [{int(n) for n in MARKER.findall(s)} for s in sentences]
+    return sum(bool(numbers) and numbers <= supported for numbers in cited) / len(sentences)
+
+
+# Refusals and latency, over a whole run.
+
+def refusal_scores(answerable: list[bool], refused: list[bool]) -> dict[str, float | None]:
+    """Precision and recall of refusing, counting unanswerable items as the positives, and the answerable-refused rate."""
+    right = sum(r and not a for a, r in zip(answerable, refused))
+    wrong = sum(r and a for a, r in zip(answerable, refused))
+    return {
+        "refusal.precision": _ratio(right, right + wrong),
+        "refusal.recall": _ratio(right, answerable.count(False)),
+        "refusal.answerable_refused": _ratio(wrong, answerable.count(True)),
+    }
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
+
+
+def mean(values: list[float | None]) -> float | None:
+    """The mean of the values that apply (not None)."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None

@@ -1,0 +1,5 @@
+"""Files -> text -> sentence-aware chunks -> embeddings -> Chroma."""
+
+from ingest.pipeline import IngestReport, Ingestor, ingest_paths
+
+__all__ = ["IngestReport", "Ingestor", "ingest_paths"]

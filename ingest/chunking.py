@@ -1,0 +1,130 @@
+"""Sentence-aware chunks sized in the embedding model's own word pieces, with exact offsets and lines."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+# Words whose trailing dot does not end a sentence (lower-cased, without the dot).
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt inc ltd co corp vs etc e.g i.e no fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+# A candidate end: terminal punctuation plus closing quotes/brackets, then whitespace; or a line break.
+_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|\n")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    source: str
+    title: str
+    start: int  # char offsets into the document's extracted text
+    end: int
+    line_start: int  # 1-based, inclusive
+    line_end: int
+    index: int
+    doc_hash: str
+    page: int | None = None
+
+    def metadata(self, n_chunks: int) -> dict:
+        """Chroma metadata: everything but the text (Chroma stores that as the document)."""
+        meta = {
+            "source": self.source, "title": self.title, "start": self.start, "end": self.end,
+            "line_start": self.line_start, "line_end": self.line_end, "index": self.index,
+            "doc_hash": self.doc_hash, "n_chunks": n_chunks,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, whitespace excluded; line breaks always end a sentence."""
+    spans, start = [], 0
+    for match in _END.finditer(text):
+        end = match.end()
+        if match.group() != "\n" and _is_abbreviation(text, match.start()):
+            continue
+        _add_span(text, start, end, spans)
+        start = end
+    _add_span(text, start, len(text), spans)
+    return spans
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    word = re.search(r"[\w.]*$", text[max(0, dot - 12):dot]).group().lower()
+    # "U.S." and single initials ("J. Smith") are abbreviations too.
+    return word in _ABBREVIATIONS or len(word) == 1 or ("." in word and len(word) <= 5)
+
+
+def _add_span(text: str, start: int, end: int, spans: list) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((start + lead, start + lead + len(stripped)))
+
+
+def doc_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class Chunker:
+    """Packs whole sentences into chunks of at most `max_tokens` word pieces, overlapping by whole sentences."""
+
+    def __init__(self, count_tokens: Callable[[list[str]], list[int]], token_spans: Callable[[str], list[tuple[int, int]]],
+                 max_tokens: int, overlap_tokens: int):
+        self.count_tokens = count_tokens  # word pieces per text, no special tokens
+        self.token_spans = token_spans  # char spans of each word piece in a text, for cutting overlong sentences
+        self.max_tokens = max_tokens
+        self.overlap_tokens = min(overlap_tokens, max_tokens // 2)
+
+    def split(self, text: str, source: str, title: str, page_at: Callable[[int], int | None] = lambda _: None) -> list[Chunk]:
+        hashed = doc_hash(text)
+        units = self._units(text)
+        chunks, seen = [], {}
+        for start, end in self._pack(units):
+            body = text[start:end]
+            nth = seen[body] = seen.get(body, -1) + 1  # identical texts in one document stay distinct
+            chunk_id = hashlib.sha256(f"{source}\0{nth}\0{body}".encode("utf-8")).hexdigest()[:32]
+            line_start = text.count("\n", 0, start) + 1
+            chunks.append(Chunk(
+                id=chunk_id, text=body, source=source, title=title, start=start, end=end,
+                line_start=line_start, line_end=line_start + body.count("\n"), index=len(chunks),
+                doc_hash=hashed, page=page_at(start),
+            ))
+        return chunks
+
+    def _units(self, text: str) -> list[tuple[int, int, int]]:
+        """Sentences as (start, end, tokens); a sentence over the limit is cut at word-piece boundaries."""
+        spans = sentence_spans(text)
+        counts = self.count_tokens([text[s:e] for s, e in spans]) if spans else []
+        units = []
+        for (start, end), count in zip(spans, counts):
+            if count <= self.max_tokens:
+                units.append((start, end, count))
+                continue
+            pieces = self.token_spans(text[start:end])
+            for i in range(0, len(pieces), self.max_tokens):
+                part = pieces[i:i + self.max_tokens]
+                units.append((start + part[0][0], start + part[-1][1], len(part)))
+        return units
+
+    def _pack(self, units: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        packed, i = [], 0
+        while i < len(units):
+            j, total = i, 0
+            while j < len(units) and total + units[j][2] <= self.max_tokens:
+                total += units[j][2]
+                j += 1
+            packed.append((units[i][0], units[j - 1][1]))
+            if j == len(units):
+                break
+            # Step back over trailing sentences that fit in the overlap, but always move forward.
+            back, overlap = j, 0
+            while back - 1 > i and overlap + units[back - 1][2] <= self.overlap_tokens:
+                back -= 1
+                overlap += units[back][2]
+            i = back
+        return packed

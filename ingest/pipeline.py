@@ -1,0 +1,138 @@
+"""Files in, chunks stored: incremental by content hash, batched across files, one document committed at a time."""
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from assistant.errors import LoadError, UnsupportedFile
+from assistant.settings import Settings
+from ingest.chunking import Chunk, Chunker, doc_hash
+from ingest.embedding import Embedder, get_embedder
+from ingest.loaders import iter_files, load_document
+from ingest.store import Store, open_store
+
+# Chunks encoded together: big enough for the model's length-sorted batching, small enough to keep memory flat.
+_ENCODE_WINDOW = 256
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    added: int = 0
+    unchanged: int = 0
+    updated: int = 0  # moved within a changed file: metadata rewritten, not re-embedded
+    deleted: int = 0
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.files} files: {self.added} chunks added, {self.unchanged} unchanged, {self.deleted} deleted, "
+                f"{len(self.failed)} failed files, {self.seconds:.1f} s")
+
+
+@dataclass
+class _Pending:
+    """One loaded, chunked document waiting for its new chunks' vectors."""
+
+    chunks: list[Chunk]
+    new: list[Chunk]
+    stale: list[str]
+
+
+class Ingestor:
+    """Loads, chunks, embeds and stores; `run()` may be called many times on the same warm model and store."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None):
+        self.settings = settings
+        self.embedder = embedder or get_embedder(settings)
+        self.store = store or open_store(settings, self.embedder.identity)
+        max_tokens = min(settings.chunk_tokens, self.embedder.max_tokens)
+        self.chunker = Chunker(self.embedder.count_tokens, self.embedder.token_spans, max_tokens,
+                               settings.chunk_overlap_tokens)
+
+    def run(self, paths: Iterable[str | Path], glob: str | None = None, prune: bool = False,
+            progress: bool = False, on_message: Callable[[str], None] = print) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files = list(iter_files(paths, glob))
+        report.files = len(files)
+        pending: list[_Pending] = []
+        bar = _progress(len(files), progress)
+        for path in files:
+            try:
+                item = self._prepare(path, report)
+            except UnsupportedFile as exc:
+                report.skipped.append(str(exc))
+                on_message(f"skipped {exc}")
+            except LoadError as exc:
+                report.failed.append(str(exc))
+                on_message(f"failed {exc}")
+            else:
+                if item is not None:
+                    pending.append(item)
+                if sum(len(p.new) for p in pending) >= _ENCODE_WINDOW:
+                    self._commit(pending, report)
+                    pending = []
+            bar.update(1)
+            bar.set_postfix(added=report.added, unchanged=report.unchanged, refresh=False)
+        self._commit(pending, report)
+        bar.close()
+        if prune:
+            self._prune(report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(self, path: Path, report: IngestReport) -> _Pending | None:
+        document = load_document(path, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
+        stored = self.store.chunks_of(document.source)
+        hashed = doc_hash(document.text)
+        if stored and all(m.get("doc_hash") == hashed and m.get("n_chunks") == len(stored) for m in stored.values()):
+            report.unchanged += len(stored)
+            return None
+        chunks = self.chunker.split(document.text, document.source, document.title, document.page_at)
+        ids = {c.id for c in chunks}
+        new = [c for c in chunks if c.id not in stored]
+        report.unchanged += len(chunks) - len(new)
+        return _Pending(chunks, new, [i for i in stored if i not in ids])
+
+    def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
+        """Embed all new chunks at once, then write document by document: new chunks first, stale ones last."""
+        new = [c for p in pending for c in p.new]
+        vectors = iter(self.embedder.encode([c.text for c in new]) if new else [])
+        for item in pending:
+            n = len(item.chunks)
+            if item.new:
+                self.store.upsert([c.id for c in item.new], [next(vectors) for _ in item.new],
+                                  [c.text for c in item.new], [c.metadata(n) for c in item.new])
+            new_ids = {c.id for c in item.new}
+            kept = [c for c in item.chunks if c.id not in new_ids]
+            if kept:
+                self.store.update_metadata([c.id for c in kept], [c.metadata(n) for c in kept])
+            if item.stale:
+                self.store.delete(ids=item.stale)
+            report.added += len(item.new)
+            report.deleted += len(item.stale)
+        if pending:
+            self.store.bump_version()
+
+    def _prune(self, report: IngestReport) -> None:
+        gone = [source for source in self.store.sources() if not os.path.exists(source)]
+        for source in gone:
+            report.deleted += len(self.store.chunks_of(source))
+            self.store.delete(where={"source": source})
+        if gone:
+            self.store.bump_version()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, **options) -> IngestReport:
+    """Ingest files and folders into the configured collection (see `Ingestor.run` for options)."""
+    return Ingestor(settings or Settings()).run(paths, **options)

@@ -1,0 +1,218 @@
+"""ingest.loaders against real files made with fpdf2, python-docx and plain bytes."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import LoadError, UnsupportedFile
+from ingest import loaders
+from ingest.loaders import iter_files, load_document
+
+PAGE_WORDS = ["alpha first page", "bravo second page", "charlie third page"]
+
+
+def make_pdf(path: Path, pages=PAGE_WORDS, title="Field Manual", password=None) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title(title)
+    pdf.set_font("helvetica", size=12)
+    for words in pages:
+        pdf.add_page()
+        if words:
+            pdf.cell(text=words)
+    if password:
+        pdf.set_encryption(owner_password="owner", user_password=password)
+    pdf.output(str(path))
+    return path
+
+
+def load_error(path: Path, **kwargs) -> str:
+    """What the LoadError loading `path` says after its required "path: " prefix (tmp_path names hold test names)."""
+    with pytest.raises(LoadError) as info:
+        load_document(path, **kwargs)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message, message
+    return message.removeprefix(f"{path}: ")
+
+
+def test_pdf_pages_and_page_at(tmp_path):
+    doc = load_document(make_pdf(tmp_path / "manual.pdf"))
+    assert doc.title == "Field Manual"
+    assert doc.source == str((tmp_path / "manual.pdf").resolve())
+    assert len(doc.pages) == 3 and doc.pages[0] == 0
+    for page, words in enumerate(PAGE_WORDS, start=1):
+        offset = doc.text.index(words)
+        assert doc.page_at(offset) == page
+        assert doc.text[doc.pages[page - 1] :].startswith(words)
+    assert all(doc.text[start - 2 : start] == "\n\n" for start in doc.pages[1:])
+
+
+def test_page_at_is_none_without_pages(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    assert load_document(tmp_path / "a.txt").page_at(0) is None
+
+
+def test_docx_paragraphs_and_table(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Quarterly Report"
+    document.add_paragraph("Revenue grew in the north.")
+    table = document.add_table(rows=2, cols=2)
+    for r, row in enumerate([("Region", "Growth"), ("North", "12%")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("Closing remarks.")
+    document.save(tmp_path / "report.docx")
+
+    doc = load_document(tmp_path / "report.docx")
+    assert doc.title == "Quarterly Report"
+    assert doc.text.split("\n") == ["Revenue grew in the north.", "Region | Growth", "North | 12%", "Closing remarks."]
+    assert doc.pages == () and doc.page_at(3) is None
+
+
+def test_html_visible_text_only(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><html><head><title> Setup Guide </title>"
+        "<style>body { color: red; }</style><script>alert(1)</script></head>"
+        "<body><h1>Install</h1><p>Run the\n   installer.</p><!-- secret comment -->"
+        "<noscript>enable js</noscript><p>Then reboot.</p><script>var x = 2;</script>"
+        "<ul><li>one</li><li>two</li></ul>"
+        "<table><tr><th>Key</th><th>Value</th></tr><tr><td>a</td><td>1</td></tr></table>"
+        "</body></html>"
+    )
+    doc = load_document(tmp_path / "page.html")
+    assert doc.title == "Setup Guide"
+    assert doc.text.split("\n") == [
+        "Install", "", "Run the installer.", "", "Then reboot.", "", "one", "two", "", "Key | Value", "a | 1",
+    ]
+    for hidden in ("alert", "color", "var x", "secret", "enable js", "Setup Guide"):
+        assert hidden not in doc.text
+
+
+def test_markdown_title_and_stem_fallback(tmp_path):
+    (tmp_path / "notes.md").write_text("intro line\n\n# The Real Title #\n\nbody\n")
+    (tmp_path / "plain.md").write_text("no heading here\n## only a level two\n")
+    assert load_document(tmp_path / "notes.md").title == "The Real Title"
+    assert load_document(tmp_path / "plain.md").title == "plain"
+
+
+def test_txt_crlf_lines_preserved(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfline one\r\n  indented  \r\n\r\nline four\r\n")
+    doc = load_document(tmp_path / "a.txt")
+    assert doc.text == "line one\n  indented  \n\nline four\n"
+    assert doc.title == "a"
+
+
+def test_cp1252_fallback(tmp_path):
+    (tmp_path / "old.txt").write_bytes(b"caf\xe9 \x93quoted\x94")
+    assert load_document(tmp_path / "old.txt").text == "caf\u00e9 \u201cquoted\u201d"
+
+
+@pytest.mark.parametrize("name", ["blob.bin", "blob.txt"])
+def test_binary_file(tmp_path, name):
+    (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(LoadError) as info:
+        load_document(tmp_path / name)
+    assert not isinstance(info.value, UnsupportedFile)
+    assert load_error(tmp_path / name).startswith("binary")
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("e.txt", b""), ("e.txt", b"  \n\t\r\n  "), ("e.md", b"\xef\xbb\xbf\n"), ("e.pdf", b""), ("e.docx", b" \n")],
+)
+def test_empty_or_whitespace_file(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    assert load_error(tmp_path / name) == "empty file (no text)"
+
+
+def test_vanished_file(tmp_path):
+    assert load_error(tmp_path / "gone.txt") == "cannot read (No such file or directory)"
+
+
+def test_corrupt_pdf(tmp_path):
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
+    assert load_error(tmp_path / "bad.pdf").startswith("corrupt or unreadable PDF (")
+
+
+def test_encrypted_pdf(tmp_path):
+    assert load_error(make_pdf(tmp_path / "locked.pdf", password="secret")) == "encrypted PDF (needs a password)"
+
+
+def test_pdf_without_text_layer(tmp_path):
+    assert load_error(make_pdf(tmp_path / "scan.pdf", pages=[""])).startswith("no text layer")
+
+
+def test_pdf_page_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "MAX_PDF_PAGES", 2)
+    assert load_error(make_pdf(tmp_path / "long.pdf")) == "PDF has 3 pages, over the 2-page limit"
+
+
+def test_pdf_with_txt_suffix_loads_as_pdf(tmp_path):
+    doc = load_document(make_pdf(tmp_path / "disguised.txt"))
+    assert len(doc.pages) == 3 and "bravo second page" in doc.text
+    assert "%PDF" not in doc.text
+
+
+def test_html_with_txt_suffix_loads_as_html(tmp_path):
+    html = "\n  <html><head><title>Saved</title></head><body><p>Hello <b>world</b></p></body></html>"
+    (tmp_path / "saved.txt").write_text(html)
+    doc = load_document(tmp_path / "saved.txt")
+    assert (doc.title, doc.text) == ("Saved", "Hello world")
+
+
+def test_markdown_quoting_html_stays_markdown(tmp_path):
+    text = "# HTML basics\n\nA page has a `<body>` tag:\n\n    <body><p>hi</p></body>\n"
+    (tmp_path / "html.md").write_text(text)
+    assert load_document(tmp_path / "html.md").text == text
+
+
+def test_unsupported_suffix(tmp_path):
+    (tmp_path / "data.xyz").write_text("just some text")
+    with pytest.raises(UnsupportedFile) as info:
+        load_document(tmp_path / "data.xyz")
+    assert str(info.value) == f"{tmp_path / 'data.xyz'}: unsupported file type '.xyz' (skipped)"
+
+
+def test_max_bytes(tmp_path):
+    (tmp_path / "big.txt").write_text("x" * (2 * 1024 * 1024))
+    assert load_error(tmp_path / "big.txt", max_bytes=1024 * 1024) == "file is 2.0 MB, over the 1.0 MB limit"
+    assert len(load_document(tmp_path / "big.txt", max_bytes=3 * 1024 * 1024).text) == 2 * 1024 * 1024
+
+
+def test_zip_bomb_docx(tmp_path):
+    path = tmp_path / "bomb.docx"
+    chunk = bytes(1024 * 1024)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("word/document.xml", "w") as member:
+            for _ in range(300):
+                member.write(chunk)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    assert load_error(path) == "DOCX unpacks to 300 MB, over the 200 MB limit (zip bomb?)"
+
+
+def test_broken_docx(tmp_path):
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 this is not really a zip")
+    assert load_error(tmp_path / "broken.docx").startswith("corrupt or unreadable DOCX (")
+
+
+def test_iter_files_missing_path(tmp_path):
+    (tmp_path / "here.txt").write_text("x")
+    with pytest.raises(LoadError, match=r"nope: no such file or directory$"):
+        list(iter_files([tmp_path / "here.txt", tmp_path / "nope"]))
+
+
+def test_iter_files_recursion_glob_hidden(tmp_path):
+    names = ["b.md", "a.txt", "sub/c.md", "sub/deeper/d.md", "z/e.md", ".hidden.md", ".git/f.md", "sub/.cache/g.md"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_files([tmp_path], glob="*.md")]
+    assert found == ["b.md", "sub/c.md", "sub/deeper/d.md", "z/e.md"]
+    everything = [p.relative_to(tmp_path).as_posix() for p in iter_files([str(tmp_path)])]
+    assert everything == ["a.txt", "b.md", "sub/c.md", "sub/deeper/d.md", "z/e.md"]
+    assert list(iter_files([tmp_path / ".hidden.md"])) == [tmp_path / ".hidden.md"]
