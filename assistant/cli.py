@@ -91,13 +91,14 @@ def ask(
 
 @app.command()
 def chat(
-    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
     k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
     auth: Annotated[Optional[str], typer.Option("--auth", envvar="ASSISTANT_CHAT_AUTH",
                                                 help="user:password asked for before the page opens.")] = None,
-    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve a non-loopback address without a password, on purpose.")] = False,
+    no_auth: Annotated[bool, typer.Option("--no-auth",
+                                          help="Serve a non-loopback address without a password, on purpose.")] = False,
 ):
     """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty)."""
     from assistant.ui import is_loopback, launch

@@ -1,0 +1,488 @@
+"""The chat page: a thin Gradio front end over `Assistant` and `ingest` (no logic of its own).
+
+Everything shown comes from documents or users, so it is shown as text: every string put into HTML is escaped
+here, the chat renders no Markdown, and Gradio's sanitizer still runs on top. Chat history lives in each browser
+session's `gr.State`; the process holds no chat state, so several replicas can serve one Chroma server.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import gradio as gr
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.types import Answer, Citation, Passage
+
+log = logging.getLogger(__name__)
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "data"
+EXAMPLES = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?", "What is the population of Kyiv?"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
+CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
+QUEUE_SIZE = 64
+MAX_NAME_BYTES = 120
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+CSS = """
+#sources { max-height: 640px; overflow-y: auto; }
+.src-empty { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.src-turn h4 { margin: 0.4em 0; font-size: 0.95em; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px;
+            background: var(--background-fill-secondary); scroll-margin-top: 12px; }
+.src-card:target { outline: 2px solid var(--color-accent); }
+.src-head { display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; font-size: 0.9em; }
+.src-num { font-weight: 700; }
+.src-file { font-weight: 600; word-break: break-all; }
+.src-where { color: var(--body-text-color-subdued); }
+.badge { border-radius: 999px; padding: 0 8px; font-size: 0.8em; font-weight: 600; }
+.badge.verified { background: #dcfce7; color: #166534; }
+.badge.flagged { background: #fee2e2; color: #991b1b; }
+.passage { white-space: pre-wrap; font-size: 0.88em; margin: 6px 0 0; line-height: 1.45; }
+.passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.src-card details summary { cursor: pointer; font-size: 0.8em; color: var(--body-text-color-subdued); }
+#chat a.cite { text-decoration: none; font-weight: 700; font-size: 0.85em; padding: 0 2px; border-radius: 4px;
+               background: #dbeafe; color: #1e40af; }
+#chat a.cite.flagged { background: #fee2e2; color: #991b1b; }
+.chat-note { font-size: 0.85em; opacity: 0.85; }
+#upload-status ul { margin: 0.2em 0 0 1.2em; }
+"""
+
+
+def theme() -> gr.themes.Base:
+    # System fonts: the default theme would fetch web fonts from the internet on every page load.
+    return gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+# -- rendering (pure functions: text in, escaped HTML out) ------------------------------------------------------
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def file_name(source: str) -> str:
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def where(c: Citation) -> str:
+    lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}–{c.line_end}"
+    return f"page {c.page}, {lines}" if c.page else lines
+
+
+def source_id(turn: int, number: int) -> str:
+    return f"source-{turn}-{number}"
+
+
+def render_text(text: str) -> str:
+    """Plain text as HTML: escaped, line breaks kept."""
+    return esc(text).replace("\n", "<br>")
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    """The answer as escaped text whose [n] markers link to their entries in the sources panel."""
+    cited = {c.number: c for c in answer.citations}
+
+    def link(match: re.Match) -> str:
+        c = cited.get(int(match.group(1)))
+        if c is None:
+            return match.group(0)
+        state = "verified" if c.supported else "flagged"
+        return (f'<a class="cite {state}" href="#{source_id(turn, c.number)}" '
+                f'title="{esc(file_name(c.source))}, {esc(where(c))} ({state})">[{c.number}]</a>')
+
+    body = _MARKER.sub(link, render_text(answer.text))
+    flagged = [c.number for c in answer.citations if not c.supported]
+    if flagged:
+        body += (f'<br><span class="chat-note">⚠ Not verified: the passage{"s" if len(flagged) > 1 else ""} cited as '
+                 f'{", ".join(f"[{n}]" for n in flagged)} may not support the sentence.</span>')
+    return body
+
+
+def locate(citation: Citation, passages: list[Passage]) -> tuple[Passage | None, int, int]:
+    """The passage a citation quotes and the quote's span inside that passage's text."""
+    for p in passages:
+        if p.source == citation.source and p.start <= citation.start and citation.end <= p.end:
+            a, b = citation.start - p.start, citation.end - p.start
+            if not citation.quote or p.text[a:b].strip() == citation.quote.strip():
+                return p, a, b
+    for p in passages:  # offsets that disagree with the text: fall back to finding the quote itself
+        at = p.text.find(citation.quote) if citation.quote and p.source == citation.source else -1
+        if at >= 0:
+            return p, at, at + len(citation.quote)
+    return None, 0, 0
+
+
+def highlight(text: str, a: int, b: int, lines_around: int | None = 1, max_chars: int = 400) -> str:
+    """Escaped text around [a, b) with the span marked; `lines_around=None` keeps the whole text."""
+    s, e = 0, len(text)
+    if lines_around is not None:
+        s = text.rfind("\n", 0, a) + 1
+        for _ in range(lines_around):
+            if s == 0:
+                break
+            s = text.rfind("\n", 0, s - 1) + 1
+        e = text.find("\n", b)
+        e = len(text) if e < 0 else e
+        for _ in range(lines_around):
+            if e >= len(text):
+                break
+            following = text.find("\n", e + 1)
+            e = len(text) if following < 0 else following
+        s, e = max(s, a - max_chars), min(e, b + max_chars)
+    return ("…" if s > 0 else "") + esc(text[s:a]) + "<mark>" + esc(text[a:b]) + "</mark>" + esc(text[b:e]) + \
+        ("…" if e < len(text) else "")
+
+
+def render_citation(c: Citation, passages: list[Passage], turn: int) -> str:
+    passage, a, b = locate(c, passages)
+    badge = ('<span class="badge verified" title="The quoted passage supports the sentence citing it">'
+             '✓ verified</span>' if c.supported else
+             '<span class="badge flagged" title="The quoted passage may not support the sentence citing it">'
+             '⚠ flagged</span>')
+    head = (f'<div class="src-head"><span class="src-num">[{c.number}]</span>'
+            f'<span class="src-file">{esc(file_name(c.source))}</span>'
+            f'<span class="src-where">{esc(where(c))}</span>{badge}</div>')
+    if passage is None:
+        body = f'<div class="passage"><mark>{esc(c.quote)}</mark></div>'
+    else:
+        lines = (f"line {passage.line_start}" if passage.line_start == passage.line_end
+                 else f"lines {passage.line_start}–{passage.line_end}")
+        body = (f'<div class="passage">{highlight(passage.text, a, b)}</div>'
+                f'<details><summary>Whole passage ({esc(lines)})</summary>'
+                f'<div class="passage">{highlight(passage.text, a, b, None)}</div></details>')
+    return f'<div class="src-card" id="{source_id(turn, c.number)}">{head}{body}</div>'
+
+
+def render_sources(answer: Answer, turn: int) -> str:
+    if not answer.citations:
+        cards = '<p class="src-empty">No sources: the documents do not answer this.</p>'
+    else:
+        cards = "".join(render_citation(c, answer.passages, turn) for c in answer.citations)
+    return f'<section class="src-turn" data-turn="{turn}"><h4>{esc(answer.question)}</h4>{cards}</section>'
+
+
+def sources_panel(session: dict) -> str:
+    turns = session["sources"]
+    if not turns:
+        return '<p class="src-empty">The passages each answer cites appear here, newest first.</p>'
+    return "".join(reversed(turns))
+
+
+# -- per-session state ------------------------------------------------------------------------------------------
+def new_session() -> dict:
+    """What one browser session holds: shown messages (HTML), the (question, answer) history, sources per turn."""
+    return {"messages": [], "history": [], "sources": []}
+
+
+def _copy(session: dict | None) -> dict:
+    session = session or new_session()
+    return {"messages": list(session["messages"]), "history": list(session["history"]),
+            "sources": list(session["sources"])}
+
+
+def _say(session: dict, role: str, content: str) -> None:
+    session["messages"].append({"role": role, "content": content})
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, AssistantError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.error("unexpected error in the chat page", exc_info=exc)
+    return f"something went wrong ({type(exc).__name__}); the server log has the details"
+
+
+def _error_html(message: str) -> str:
+    return f'<span class="chat-error">⚠ {esc(message)}</span>'
+
+
+def page_settings(base: Settings, mode: str | None = None, llm: str | None = None, k: float | None = None,
+                  collection: str | None = None) -> Settings:
+    """The launch settings with the page's choices on top; a bad value is one AssistantError line."""
+    try:
+        return base.with_overrides(mode=mode or None, llm=(llm or "").strip() or None,
+                                   k=int(k) if k is not None else None, collection=(collection or "").strip() or None)
+    except AssistantError:
+        raise
+    except Exception as exc:  # pydantic's ValidationError
+        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
+        if errors:
+            field = ".".join(str(part) for part in errors[0].get("loc", ())) or "settings"
+            raise AssistantError(f"{field}: {errors[0].get('msg')} (got {errors[0].get('input')!r})") from None
+        raise AssistantError(str(exc).splitlines()[0]) from None
+
+
+def respond(base: Settings, question: str, session: dict | None, mode: str | None = None, llm: str | None = None,
+            k: float | None = None, collection: str | None = None) -> Iterator[tuple[str, list, str, dict]]:
+    """One chat turn, streamed: yields (textbox, chatbot messages, sources panel, session)."""
+    from assistant.api import Assistant
+
+    session = _copy(session)
+    question = (question or "").strip()
+    if not question:
+        yield "", session["messages"], sources_panel(session), session
+        return
+    _say(session, "user", render_text(question))
+    _say(session, "assistant", '<span class="chat-note">Searching the documents…</span>')
+    yield "", session["messages"], sources_panel(session), session
+    try:
+        assistant = Assistant(page_settings(base, mode, llm, k, collection))
+        written, answer = "", None
+        for item in assistant.stream(question, session["history"]):
+            if isinstance(item, Answer):
+                answer = item
+            elif isinstance(item, str):
+                written += item
+                session["messages"][-1] = {"role": "assistant", "content": render_text(written) + " ▍"}
+                yield "", session["messages"], sources_panel(session), session
+        if answer is None:
+            raise AssistantError("no answer came back")
+    except Exception as exc:  # shown in the chat as one line; the page keeps working
+        session["messages"][-1] = {"role": "assistant", "content": _error_html(_error_text(exc))}
+        yield "", session["messages"], sources_panel(session), session
+        return
+    turn = len(session["sources"]) + 1
+    session["messages"][-1] = {"role": "assistant", "content": render_answer(answer, turn)}
+    session["history"].append((question, answer.text))
+    session["sources"].append(render_sources(answer, turn))
+    yield "", session["messages"], sources_panel(session), session
+
+
+# -- uploads ----------------------------------------------------------------------------------------------------
+def safe_name(name: str) -> str:
+    """A bare file name safe to create in the upload folder: no folders, control characters or NUL, bounded."""
+    name = _UNSAFE_NAME.sub("_", file_name(str(name))).strip(" ._")
+    stem, suffix = os.path.splitext(name)
+    if len(suffix) > 16 or not re.fullmatch(r"\.[A-Za-z0-9]+", suffix or "."):
+        stem, suffix = name, ""
+    stem = stem.encode("utf-8")[:MAX_NAME_BYTES - len(suffix)].decode("utf-8", "ignore").rstrip(" ._") or "upload"
+    return stem + suffix.lower()
+
+
+def save_upload(path: str | Path, upload_dir: Path, name: str | None = None) -> Path:
+    """Copy an uploaded temp file into the upload folder under its sanitised name; never outside the folder."""
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    root = upload_dir.resolve()
+    target = root / safe_name(name or Path(path).name)
+    if target.parent != root:
+        raise AssistantError(f"upload: bad file name {name!r}")
+    if target.is_symlink() or target.is_dir():
+        raise AssistantError(f"upload: {target.name} exists and is not a plain file")
+    shutil.copyfile(path, target)
+    return target
+
+
+def ingest_uploads(base: Settings, files: list | None, session: dict | None, collection: str | None = None,
+                   progress: Callable | None = None) -> tuple[str, dict]:
+    """Save and ingest uploaded files one by one; returns (status HTML, session with a notice in the chat)."""
+    from ingest import Ingestor
+
+    session = _copy(session)
+    paths = [getattr(f, "name", f) for f in (files or []) if f]
+    if not paths:
+        return "", session
+    added, failed = [], []
+    try:
+        settings = page_settings(base, collection=collection)
+        ingestor = Ingestor(settings)
+        for i, path in enumerate(paths):
+            shown = safe_name(Path(path).name)
+            if progress is not None:
+                progress((i, len(paths)), desc=f"Ingesting {shown}")
+            try:
+                target = save_upload(path, settings.upload_dir)
+            except (AssistantError, OSError) as exc:
+                failed.append((shown, _error_text(exc) if isinstance(exc, AssistantError) else str(exc)))
+                continue
+            messages: list[str] = []
+            report = ingestor.run([target], on_message=messages.append)
+            problems = report.failed + report.skipped
+            if problems:
+                target.unlink(missing_ok=True)
+                failed.append((target.name, _reason(problems[0], target)))
+            else:
+                added.append((target.name, report.added + report.unchanged))
+        if progress is not None:
+            progress((len(paths), len(paths)), desc="Done")
+    except Exception as exc:  # the store, the model: shown, not raised
+        failed.append(("upload", _error_text(exc)))
+    items = [f"<li>✓ {esc(n)}: {c} chunk{'s' if c != 1 else ''}</li>" for n, c in added]
+    items += [f"<li>✗ {esc(n)}: {esc(r)}</li>" for n, r in failed]
+    status = (f"<div>Collection <b>{esc(page_collection(base, collection))}</b>: {len(added)} added, "
+              f"{len(failed)} failed</div><ul>{''.join(items)}</ul>")
+    notice = []
+    if added:
+        notice.append("Added " + ", ".join(esc(n) for n, _ in added) + ": ask about them now.")
+    if failed:
+        notice.append("Could not add " + "; ".join(f"{esc(n)} ({esc(r)})" for n, r in failed) + ".")
+    _say(session, "assistant", '<span class="chat-note">' + " ".join(notice) + "</span>")
+    return status, session
+
+
+def page_collection(base: Settings, collection: str | None) -> str:
+    return (collection or "").strip() or base.collection
+
+
+def _reason(message: str, target: Path) -> str:
+    """An ingest message without the server-side folder in front of the file name."""
+    for prefix in (f"{target}: ", f"{target} ", str(target)):
+        if message.startswith(prefix):
+            return message[len(prefix):].strip() or message
+    return message.replace(str(target.parent) + os.sep, "")
+
+
+# -- the API endpoint -------------------------------------------------------------------------------------------
+def parse_history(history) -> list[tuple[str, str]]:
+    """History for the API: JSON text or a list, of [question, answer] pairs or {"role", "content"} messages."""
+    if history in (None, "", [], {}):
+        return []
+    if isinstance(history, str):
+        try:
+            history = json.loads(history)
+        except ValueError:
+            raise AssistantError("history: expected JSON, a list of [question, answer] pairs") from None
+    if not isinstance(history, list):
+        raise AssistantError("history: expected a list of [question, answer] pairs")
+    pairs, question = [], None
+    for item in history:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+        elif isinstance(item, dict) and item.get("role") in ("user", "assistant"):
+            if item["role"] == "user":
+                question = str(item.get("content", ""))
+            elif question is not None:
+                pairs.append((question, str(item.get("content", ""))))
+                question = None
+        else:
+            raise AssistantError("history: each item must be a [question, answer] pair or a {role, content} message")
+    return pairs
+
+
+# -- the app ----------------------------------------------------------------------------------------------------
+def build_app(settings: Settings) -> gr.Blocks:
+    """The chat page for these settings (launch it with `launch`, which adds the queue, CSS and theme)."""
+
+    def chat(question, session, mode, llm, k, collection):
+        yield from respond(settings, question, session, mode, llm, k, collection)
+
+    def upload(files, session, collection, progress=gr.Progress()):
+        status, session = ingest_uploads(settings, files, session, collection, progress)
+        return None, status, session["messages"], session
+
+    def clear():
+        session = new_session()
+        return "", session["messages"], sources_panel(session), session
+
+    def ask(question: str, history: list | str | None = None, source: str | None = None) -> dict:
+        """Answer a question from the documents: the Answer as a dict (text, citations with quotes, passages)."""
+        from assistant.api import Assistant
+
+        try:
+            answer = Assistant(settings).ask(question, parse_history(history), source or None)
+        except Exception as exc:
+            raise gr.Error(_error_text(exc), print_exception=False) from None
+        return answer.to_dict()
+
+    with gr.Blocks(title="Grounded assistant", analytics_enabled=False) as app:
+        session = gr.State(new_session())
+        gr.Markdown("## Ask your documents\nEvery answer cites the passages it comes from; each citation is checked "
+                    "against its passage.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="chat", label="Chat", height=520, layout="bubble",
+                    render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
+                    buttons=[], feedback_options=None, group_consecutive_messages=False,
+                    placeholder="Ask a question about your documents, or try an example below.")
+                with gr.Row():
+                    question = gr.Textbox(elem_id="question", show_label=False, scale=5, lines=1, max_lines=4,
+                                          placeholder="Ask a question about your documents", autofocus=True)
+                    ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    clear_button = gr.Button("Clear chat", scale=1, elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=[question], label="Example questions (bundled sample)")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_panel(new_session()), elem_id="sources", js_on_load=None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                files = gr.File(label=f"Upload documents ({', '.join(UPLOAD_TYPES)})", file_count="multiple",
+                                file_types=UPLOAD_TYPES, elem_id="upload", height=120)
+                upload_status = gr.HTML("", elem_id="upload-status", js_on_load=None)
+            with gr.Column(scale=2):
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    mode = gr.Radio(["extractive", "llm"], value=settings.mode, label="Answer mode", elem_id="mode",
+                                    info="extractive quotes the documents; llm writes with a chat model")
+                    llm = gr.Textbox(value=settings.llm, label="Model (llm mode)", elem_id="llm",
+                                     info="provider:model, e.g. llamacpp:SmolLM2-135M-Instruct")
+                    k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to retrieve (k)", elem_id="k")
+                    collection = gr.Textbox(value=settings.collection, label="Collection", elem_id="collection")
+
+        turn = dict(fn=chat, inputs=[question, session, mode, llm, k, collection],
+                    outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal")
+        submitted = question.submit(**turn)
+        clicked = ask_button.click(**turn)
+        for clearing in (clear_button.click, chatbot.clear):  # the button, and the chat's own trash icon
+            clearing(clear, None, [question, chatbot, sources, session], cancels=[submitted, clicked],
+                     api_visibility="private", queue=False)
+        files.upload(upload, [files, session, collection], [files, upload_status, chatbot, session],
+                     api_visibility="private", concurrency_limit=1, concurrency_id="ingest",
+                     show_progress_on=[upload_status])
+        gr.api(ask, api_name="ask")
+    return app
+
+
+# -- starting ---------------------------------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_documents(settings: Settings, on_message: Callable[[str], None] = print) -> None:
+    """Ingest the bundled sample corpus when the collection is empty, so a fresh set-up has something to ask."""
+    from ingest import ingest_paths
+    from ingest.embedding import get_embedder
+    from ingest.store import open_store
+
+    if open_store(settings, get_embedder(settings).identity).count() > 0:
+        return
+    on_message(f"collection '{settings.collection}' is empty: ingesting the sample corpus from {SAMPLE_DIR}")
+    report = ingest_paths([SAMPLE_DIR], settings, progress=sys.stderr.isatty(), on_message=on_message)
+    on_message(report.summary())
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, *,
+           prevent_thread_lock: bool = False, sample: bool = True, quiet: bool = True,
+           on_message: Callable[[str], None] = print) -> gr.Blocks:
+    """Ingest the sample if the store is empty, warm up, serve the page and print its URL on stdout.
+
+    Blocks until interrupted unless `prevent_thread_lock`; then stop it with `app.close()`. `on_message` gets the
+    first-start ingestion's lines (stdout by default)."""
+    from assistant.api import Assistant
+
+    if sample:
+        ensure_documents(settings, on_message)
+    Assistant(settings).warm_up()
+    app = build_app(settings)
+    app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=quiet,
+               css=CSS, theme=theme(), ssr_mode=False, show_error=False,
+               max_file_size=int(settings.max_file_mb * 1024 * 1024))
+    shown = host if is_loopback(host) or host not in ("0.0.0.0", "::") else "127.0.0.1"
+    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
+    print(f"Chat running on http://{shown}:{app.server_port}/", flush=True)
+    if not prevent_thread_lock:
+        app.block_thread()
+    return app

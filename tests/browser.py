@@ -1,0 +1,181 @@
+"""Test helpers for the chat page: the app as a real `assistant chat` process, and Debian's Chromium via selenium."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from conftest import BIN, free_port, wait_http
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+               "--disable-dev-shm-usage", "--window-size=1400,1100"]
+START_TIMEOUT = 240  # model load + first-start ingestion of the sample on 2 busy cores
+ANSWER_TIMEOUT = 90
+
+
+def have_browser() -> bool:
+    return CHROMIUM.exists() and CHROMEDRIVER.exists()
+
+
+class ChatServer:
+    """`assistant chat` on 127.0.0.1 and a free port, on its own data dir, with its output kept for messages."""
+
+    def __init__(self, data_dir: Path, collection: str = "ui-docs", *extra: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.args = [str(BIN / "assistant"), "chat", "--host", "127.0.0.1", "--port", str(self.port),
+                     "--data-dir", str(data_dir), "--collection", collection, *extra]
+        self.output: list[str] = []
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "ChatServer":
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
+                                             "ANONYMIZED_TELEMETRY": "False"})
+        threading.Thread(target=self._drain, daemon=True).start()
+        try:
+            wait_http(self.url, START_TIMEOUT, self.process)
+            deadline = time.monotonic() + 30  # the URL is printed once launch() returns, just after it answers
+            while "Chat running on" not in "".join(self.output):
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise TimeoutError("no 'Chat running on URL' line")
+                time.sleep(0.1)
+        except Exception:
+            self.stop()
+            raise RuntimeError("assistant chat did not start:\n" + self.log())
+        return self
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def log(self) -> str:
+        return "".join(self.output[-60:])
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def chrome(user_data_dir: str | None = None):
+    """A headless Debian Chromium with a fresh profile (the caller quits it)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={user_data_dir or tempfile.mkdtemp(prefix='chromium-')}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(30)
+    return driver
+
+
+class ChatPage:
+    """The chat page in one browser session, in terms of what a person sees and does."""
+
+    def __init__(self, driver, url: str):
+        self.driver = driver
+        self.url = url
+
+    def open(self) -> "ChatPage":
+        self.driver.get(self.url)
+        self.wait(lambda d: d.find_elements("css selector", "#question textarea"), 60, "the page did not load")
+        return self
+
+    def wait(self, condition, timeout: float = ANSWER_TIMEOUT, message: str = ""):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.25).until(condition, message)
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    # -- chat --------------------------------------------------------------------------------------------------
+    def messages(self, role: str) -> list:
+        """Message bubbles of 'user' or 'bot', in order."""
+        return self.driver.find_elements("css selector", f'#chat [data-testid="{role}"]')
+
+    def turns(self) -> int:
+        return len(self.driver.find_elements("css selector", "#sources .src-turn"))
+
+    def ask(self, question: str, timeout: float = ANSWER_TIMEOUT):
+        """Type a question, press Enter, wait until the answer is final; returns the last bot bubble."""
+        from selenium.webdriver.common.keys import Keys
+
+        turns, bots = self.turns(), len(self.messages("bot"))
+        box = self.driver.find_element("css selector", "#question textarea")
+        box.clear()
+        box.send_keys(question)
+        box.send_keys(Keys.ENTER)
+        self.wait(lambda d: self.turns() > turns or (len(self.messages("bot")) > bots and self._failed()),
+                  timeout, f"no answer to {question!r} within {timeout} s")
+        return self.messages("bot")[-1]
+
+    def _failed(self) -> bool:
+        bots = self.messages("bot")
+        return bool(bots) and bool(bots[-1].find_elements("css selector", ".chat-error"))
+
+    def last_answer(self) -> str:
+        return self.messages("bot")[-1].text
+
+    def latest_sources(self):
+        """Source cards of the newest answer (the panel lists newest first)."""
+        return self.driver.find_elements("css selector", "#sources .src-turn:first-child .src-card")
+
+    # -- uploads and settings ----------------------------------------------------------------------------------
+    def upload(self, *paths: Path, timeout: float = 120) -> str:
+        """Upload files through the page's file input; returns the upload status text once ingestion is done."""
+        before = self.js("return document.querySelector('#upload-status')?.innerText || ''")
+        field = self.driver.find_element("css selector", "#upload input[type=file]")
+        field.send_keys("\n".join(str(p) for p in paths))
+        self.wait(lambda d: (text := d.find_element("css selector", "#upload-status").text) and text != before
+                  and re.search(r"\d+ added", text), timeout, f"upload of {[p.name for p in paths]} did not finish")
+        return self.driver.find_element("css selector", "#upload-status").text
+
+    def open_settings(self) -> None:
+        if not self.driver.find_elements("css selector", "#collection textarea, #collection input"):
+            self.driver.find_element("css selector", "#settings button").click()
+            self.wait(lambda d: d.find_elements("css selector", "#collection textarea, #collection input"), 10)
+
+    def set_collection(self, name: str) -> None:
+        self.open_settings()
+        box = self.driver.find_element("css selector", "#collection textarea, #collection input")
+        box.clear()
+        box.send_keys(name)
+        self.wait(lambda d: box.get_attribute("value") == name, 5)
+        box.send_keys("\t")  # blur: Gradio sends the value with the next event
+        time.sleep(0.3)
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of the first line containing text."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+if __name__ == "__main__":  # a manual look: python tests/browser.py URL -> screenshot.png
+    driver = chrome()
+    try:
+        ChatPage(driver, sys.argv[1]).open()
+        driver.save_screenshot("screenshot.png")
+    finally:
+        driver.quit()

@@ -1,0 +1,396 @@
+"""The chat page: rendering and uploads as functions, then the real app in a real browser and through gradio_client."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant import ui
+from assistant.errors import AssistantError
+from assistant.types import Answer, Citation, Passage
+from browser import ChatPage, ChatServer, chrome, line_of
+from conftest import ROOT, SAMPLE
+
+WITKOFF_LINE = line_of(SAMPLE, "Steve Witkoff")
+ARTIFACTS = ROOT / "test-artifacts"
+EVIL = '<img src=x onerror="window.__xss=2">'
+
+
+def passage(text: str, start: int = 100, line_start: int = 7, source: str = "/docs/a.txt") -> Passage:
+    return Passage(source=source, title="a", text=text, start=start, end=start + len(text), line_start=line_start,
+                   line_end=line_start + text.count("\n"))
+
+
+def citation(p: Passage, quote: str, number: int = 1, supported: bool = True, offset: int | None = None) -> Citation:
+    at = p.text.index(quote) if offset is None else offset
+    line = p.locate(at)
+    return Citation(number=number, source=p.source, title=p.title, page=None, start=p.start + at,
+                    end=p.start + at + len(quote), line_start=line, line_end=line, quote=quote, score=0.9,
+                    supported=supported)
+
+
+def answer(text: str, citations: list[Citation], passages: list[Passage], question: str = "q?") -> Answer:
+    return Answer(question=question, standalone_question=question, text=text, citations=citations, refused=False,
+                  passages=passages, mode="extractive")
+
+
+# -- rendering --------------------------------------------------------------------------------------------------
+def test_answer_markers_link_to_their_sources_and_text_is_escaped():
+    p = passage("First line.\nThe bridge is violet.\nLast line.")
+    c = citation(p, "The bridge is violet.")
+    html = ui.render_answer(answer(f"The bridge is violet {EVIL} [1]. Not a source [7].\nNext", [c], [p]), turn=3)
+    assert '<a class="cite verified" href="#source-3-1"' in html
+    assert "[7]" in html and "#source-3-7" not in html  # only real citations become links
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in html
+    assert "<br>Next" in html
+
+
+def test_flagged_citation_is_marked_in_answer_and_panel():
+    p = passage("The bridge is violet.")
+    c = citation(p, "The bridge is violet.", supported=False)
+    a = answer("The bridge is violet [1].", [c], [p])
+    assert 'class="cite flagged"' in ui.render_answer(a, 1) and "Not verified" in ui.render_answer(a, 1)
+    card = ui.render_sources(a, 1)
+    assert "badge flagged" in card and "badge verified" not in card
+
+
+def test_sources_panel_highlights_the_quote_inside_its_passage():
+    text = "Intro line.\nBefore <b>x</b>.\nThe plant is large <script>window.__xss=1</script>.\nAfter.\nEnd."
+    p = passage(text, line_start=10)
+    quote = "The plant is large <script>window.__xss=1</script>."
+    c = citation(p, quote)
+    html = ui.render_sources(answer("x [1]", [c], [p], question=f"what {EVIL}?"), turn=2)
+    assert 'id="source-2-1"' in html and "a.txt" in html and "line 12" in html and "badge verified" in html
+    assert "<mark>The plant is large &lt;script&gt;window.__xss=1&lt;/script&gt;.</mark>" in html
+    assert "Before &lt;b&gt;x&lt;/b&gt;." in html  # context lines around the quote, escaped
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+
+
+def test_locate_uses_offsets_and_falls_back_to_the_quote():
+    p = passage("alpha beta gamma. delta epsilon.")
+    c = citation(p, "delta epsilon.")
+    assert ui.locate(c, [p]) == (p, 18, 32)
+    moved = c.model_copy(update={"start": 0, "end": 3})  # offsets that disagree with the text
+    assert ui.locate(moved, [p]) == (p, 18, 32)
+    assert ui.locate(c, [passage("other text", source="/docs/b.txt")])[0] is None
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("notes.txt", "notes.txt"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\me\\report.PDF", "report.pdf"),
+    ("a\x00b\x07c.md", "a_b_c.md"),
+    ("..", "upload"),
+    ("", "upload"),
+    ("...hidden.txt", "hidden.txt"),
+    ('we<ird>:"na|me?.txt', "we_ird_na_me.txt"),
+])
+def test_upload_names_are_sanitised(given, expected):
+    assert ui.safe_name(given) == expected
+
+
+def test_upload_names_are_bounded_and_keep_their_suffix():
+    name = ui.safe_name("ü" * 300 + ".docx")
+    assert name.endswith(".docx") and len(name.encode()) <= ui.MAX_NAME_BYTES
+
+
+def test_uploads_land_in_the_upload_folder_only(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("hello")
+    folder = tmp_path / "uploads"
+    for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt"):
+        target = ui.save_upload(source, folder, name)
+        assert target.parent == folder.resolve() and target.read_text() == "hello"
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_api_history_accepts_pairs_messages_and_json():
+    pairs = [("q1", "a1"), ("q2", "a2")]
+    assert ui.parse_history(None) == [] and ui.parse_history("") == []
+    assert ui.parse_history([["q1", "a1"], ["q2", "a2"]]) == pairs
+    assert ui.parse_history('[["q1", "a1"], ["q2", "a2"]]') == pairs
+    messages = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
+                {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]
+    assert ui.parse_history(messages) == pairs
+    for bad in ("{not json", '{"a": 1}', [1, 2, 3]):
+        with pytest.raises(AssistantError, match="history"):
+            ui.parse_history(bad)
+
+
+def test_page_settings_errors_are_one_line(settings):
+    assert ui.page_settings(settings, "llm", " openai:x ", 7, " other-docs ").k == 7
+    with pytest.raises(AssistantError, match=r"^collection: "):
+        ui.page_settings(settings, collection="x")
+
+
+# -- one chat turn, on the real chain -----------------------------------------------------------------------------
+def last_message(turns: list) -> str:
+    return turns[-1][1][-1]["content"]
+
+
+def test_chat_turn_answers_and_keeps_history_in_the_session(sample_settings):
+    session = ui.new_session()
+    turns = list(ui.respond(sample_settings, "Who did Trump send to Moscow?", session))
+    _, messages, sources, after = turns[-1]
+    assert session == ui.new_session()  # the input session is not mutated: each browser session owns its copy
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert "Witkoff" in messages[-1]["content"] and 'href="#source-1-1"' in messages[-1]["content"]
+    assert after["history"][0][0] == "Who did Trump send to Moscow?" and len(after["sources"]) == 1
+    assert "peace-talks.txt" in sources and f"line {WITKOFF_LINE}" in sources
+    follow = list(ui.respond(sample_settings, "What did Witkoff tell CNN?", after))[-1][3]
+    assert len(follow["history"]) == 2 and 'id="source-2-1"' in ui.sources_panel(follow)
+
+
+def test_chat_errors_are_readable_lines_in_the_chat(settings, sample_settings):
+    empty = list(ui.respond(settings, "Who did Trump send to Moscow?", None))
+    assert "has no documents" in last_message(empty) and "chat-error" in last_message(empty)
+    bad_model = list(ui.respond(sample_settings, "Who did Trump send to Moscow?", None, mode="llm",
+                                llm="llamacpp:/nonexistent/model.gguf"))
+    assert "no GGUF file" in last_message(bad_model)
+    bad_setting = list(ui.respond(sample_settings, "Who?", None, collection="x"))
+    assert "collection:" in last_message(bad_setting)
+    for turns in (empty, bad_model, bad_setting):
+        assert "Traceback" not in last_message(turns) and turns[-1][3]["history"] == []
+
+
+def test_uploads_are_ingested_and_failures_listed(settings, tmp_path):
+    good, empty = tmp_path / "good notes.txt", tmp_path / "empty.txt"
+    good.write_text("The Quillfeather Observatory was founded in 1893 by Marisol Ventrano.\n")
+    empty.write_text("")
+    steps = []
+    status, session = ui.ingest_uploads(settings, [str(good), str(empty)], None,
+                                        progress=lambda *a, **k: steps.append(a))
+    assert "1 added, 1 failed" in status and "✓ good notes.txt" in status and "✗ empty.txt: empty" in status
+    assert str(tmp_path) not in status and str(settings.upload_dir) not in status
+    assert sorted(p.name for p in settings.upload_dir.iterdir()) == ["good notes.txt"]  # the failed file is not kept
+    assert steps and "Could not add empty.txt" in session["messages"][-1]["content"]
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def launched(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ui, "launch", lambda settings, **kw: calls.append((settings, kw)))
+    return calls
+
+
+def test_chat_command_warns_when_serving_an_open_address_without_auth(launched):
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, ["chat", "--host", "0.0.0.0", "--port", "7999", "--collection", "abc-docs"])
+    assert result.exit_code == 0 and "warning: serving 0.0.0.0 without --auth" in result.output
+    settings, options = launched[0]
+    assert settings.collection == "abc-docs" and options["host"] == "0.0.0.0" and options["port"] == 7999
+    assert options["auth"] is None
+    for quiet in (["--host", "0.0.0.0", "--no-auth"], ["--host", "0.0.0.0", "--auth", "me:secret:x"],
+                  ["--host", "127.0.0.1"], ["--host", "localhost"], ["--host", "::1"]):
+        result = CliRunner().invoke(app, ["chat", *quiet])
+        assert result.exit_code == 0 and "warning" not in result.output, quiet
+    assert launched[2][1]["auth"] == ("me", "secret:x")
+
+
+def test_chat_command_rejects_malformed_auth(launched):
+    from assistant.cli import app
+
+    for bad in (["--auth", "nopassword"], ["--auth", ":pw"], ["--auth", "a:b", "--no-auth"]):
+        result = CliRunner().invoke(app, ["chat", *bad])
+        assert result.exit_code == 2 and "--auth" in result.output
+    assert launched == []
+
+
+# -- the real app, in a real browser ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`assistant chat` on a fresh data dir: its first start ingests the bundled sample."""
+    app = ChatServer(tmp_path_factory.mktemp("chat") / "data").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def page(server, tmp_path):
+    driver = chrome(str(tmp_path / "profile"))
+    try:
+        yield ChatPage(driver, server.url).open()
+    finally:
+        driver.quit()
+
+
+def no_live_markup(page: ChatPage) -> None:
+    assert page.js("return window.__xss") is None
+    assert page.js("return document.querySelectorAll('a[href^=\"javascript\" i], img[onerror], [onerror]').length") == 0
+    assert not page.js("return [...document.scripts].some(s => s.textContent.includes('__xss'))")
+
+
+@pytest.mark.slow
+def test_first_start_ingests_the_sample_and_prints_the_url(server):
+    log = server.log()
+    assert f"Chat running on {server.url}" in log and "ingesting the sample corpus" in log
+
+
+@pytest.mark.slow
+def test_browser_answers_with_a_highlighted_verified_source(page):
+    bubble = page.ask("Who did Trump send to Moscow?")
+    assert "Witkoff" in bubble.text
+    cards = page.latest_sources()
+    assert cards, "the sources panel lists no source"
+    card = next(c for c in cards if "Witkoff" in c.find_element("css selector", "mark").text)
+    head = card.find_element("css selector", ".src-head").text
+    assert "peace-talks.txt" in head and f"line {WITKOFF_LINE}" in head
+    assert card.find_element("css selector", ".badge.verified").is_displayed()
+    assert "Steve Witkoff" in card.find_element("css selector", ".passage mark").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.driver.save_screenshot(str(ARTIFACTS / "ui.png"))
+    # The [n] marker in the answer links to its entry in the panel.
+    link = bubble.find_element("css selector", "a.cite")
+    target = link.get_attribute("href").split("#", 1)[1]
+    assert target == card.get_attribute("id")
+    link.click()
+    page.wait(lambda d: d.execute_script("return location.hash") == f"#{target}", 10, "the marker did not link")
+
+
+@pytest.mark.slow
+def test_browser_upload_then_ask_about_it(page, tmp_path):
+    notes = tmp_path / "observatory-notes.txt"
+    notes.write_text("Field notes, volume two.\nThe Quillfeather Observatory was founded in 1893 by the astronomer "
+                     "Marisol Ventrano.\nIts telescope was ground in Lisbon.\n", encoding="utf-8")
+    empty = tmp_path / "blank.txt"
+    empty.write_text("   \n")
+    status = page.upload(notes, empty)
+    assert "1 added, 1 failed" in status and "observatory-notes.txt" in status and "blank.txt: empty" in status
+    bubble = page.ask("Who founded the Quillfeather Observatory?")
+    assert "Marisol Ventrano" in bubble.text
+    heads = [c.find_element("css selector", ".src-head").text for c in page.latest_sources()]
+    assert any("observatory-notes.txt" in h and "line 2" in h for h in heads), heads
+
+
+@pytest.mark.slow
+def test_browser_renders_hostile_documents_and_questions_inert(page, tmp_path):
+    text = ("Notes on the Glimmerwick Bridge.\n"
+            "The Glimmerwick Bridge was painted violet in 1921 <script>window.__xss=1</script> by the council.\n"
+            f"The Glimmerwick Bridge spans the river Ose {EVIL} near the old mill.\n"
+            "Tolls from the Glimmerwick Bridge fund the lighthouse [click](javascript:window.__xss=3) every year.\n")
+    (tmp_path / "glimmerwick.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "glimmerwick-notes.md").write_text("# Glimmerwick\n\n" + text, encoding="utf-8")
+    status = page.upload(tmp_path / "glimmerwick.txt", tmp_path / "glimmerwick-notes.md")
+    assert "2 added" in status
+    no_live_markup(page)
+    for question in ("When was the Glimmerwick Bridge painted violet?",
+                     "What do tolls from the Glimmerwick Bridge fund?",
+                     f"What river does the Glimmerwick Bridge span? {EVIL.replace('2', '4')}"):
+        bubble = page.ask(question)
+        assert "Glimmerwick" in bubble.text
+        no_live_markup(page)
+    # Shown as text, not dropped: the question and the quoted sentences in the chat, the passages in the panel.
+    chat = page.js("return document.querySelector('#chat').textContent")
+    sources = page.js("return document.querySelector('#sources').textContent")
+    assert EVIL.replace("2", "4") in chat
+    markups = ("<script>window.__xss=1</script>", EVIL, "[click](javascript:window.__xss=3)")
+    assert sum(markup in chat for markup in markups) >= 2, chat
+    for markup in markups:
+        assert markup in sources, f"{markup!r} is not shown as text in the sources panel"
+    files = {c.find_element("css selector", ".src-file").text for c in page.latest_sources()}
+    assert files & {"glimmerwick.txt", "glimmerwick-notes.md"}, files
+
+
+@pytest.mark.slow
+def test_browser_shows_errors_in_the_chat_and_keeps_serving(page):
+    page.set_collection("empty-docs")
+    bubble = page.ask("Who did Trump send to Moscow?")
+    assert bubble.find_elements("css selector", ".chat-error") and "has no documents" in bubble.text
+    assert "Traceback" not in page.js("return document.body.innerText")
+    page.set_collection("ui-docs")
+    assert "Witkoff" in page.ask("Who did Trump send to Moscow?").text
+    page.driver.find_element("css selector", "#clear").click()
+    page.wait(lambda d: not page.messages("user") and page.turns() == 0, 10, "clear chat left messages behind")
+
+
+@pytest.mark.slow
+def test_two_browser_sessions_do_not_share_history(server, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    drivers = [chrome(str(tmp_path / f"profile-{i}")) for i in range(2)]
+    try:
+        pages = [ChatPage(d, server.url).open() for d in drivers]
+        questions = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?"]
+        for p, q in zip(pages, questions):  # both in flight at once
+            box = p.driver.find_element("css selector", "#question textarea")
+            box.send_keys(q)
+            box.send_keys(Keys.ENTER)
+        for p in pages:
+            p.wait(lambda d, p=p: p.turns() == 1, 120, "an answer did not arrive")
+        for p, mine, other in ((pages[0], *questions), (pages[1], *reversed(questions))):
+            assert [m.text for m in p.messages("user")] == [mine]
+            assert other not in p.js("return document.querySelector('#chat').textContent")
+            assert other not in p.js("return document.querySelector('#sources').textContent")
+        drivers[1].refresh()  # a new page load is a new session
+        ChatPage(drivers[1], server.url).open()
+        assert not pages[1].messages("user") and pages[1].turns() == 0
+    finally:
+        for d in drivers:
+            d.quit()
+
+
+# -- the named API endpoint -----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_gradio_client_asks_the_named_endpoint(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    assert "/ask" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    result = client.predict("Who did Trump send to Moscow?", api_name="/ask")
+    assert "Witkoff" in result["text"] and not result["refused"]
+    witkoff = [c for c in result["citations"] if "Witkoff" in c["quote"]]
+    assert witkoff and witkoff[0]["source"].endswith("peace-talks.txt") and witkoff[0]["line_start"] == WITKOFF_LINE
+    assert witkoff[0]["supported"] is True
+    follow = client.predict("What did he tell CNN?", '[["Who did Trump send to Moscow?", "Steve Witkoff"]]',
+                            api_name="/ask")
+    assert "Witkoff" in follow["standalone_question"]
+    with pytest.raises(Exception, match="question: empty"):
+        client.predict("   ", api_name="/ask")
+    assert client.predict("What is the Zaporizhzhia plant?", api_name="/ask")["citations"]  # still serving
+
+
+@pytest.mark.slow
+def test_gradio_clients_in_parallel_get_their_own_answers(server):
+    from gradio_client import Client
+
+    questions = {"Who did Trump send to Moscow?": "Witkoff", "What is the Zaporizhzhia plant?": "Zaporizhzhia"}
+    results, errors = {}, []
+
+    def ask(question):
+        try:
+            results[question] = Client(server.url, verbose=False).predict(question, api_name="/ask")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and len(results) == 2
+    for question, word in questions.items():
+        assert results[question]["question"] == question and word in results[question]["text"]
+
+
+@pytest.mark.slow
+def test_auth_guards_the_page_and_the_api(tmp_path):
+    from gradio_client import Client
+
+    guarded = ChatServer(tmp_path / "data", "auth-docs", "--auth", "reader:s3cret pass").start()
+    try:
+        with pytest.raises(Exception, match="credentials were not provided"):
+            Client(guarded.url, verbose=False).predict("Who did Trump send to Moscow?", api_name="/ask")
+        with pytest.raises(ValueError, match="Could not login"):
+            Client(guarded.url, auth=("reader", "wrong"), verbose=False)
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(guarded.url + "config", timeout=10)
+        client = Client(guarded.url, auth=("reader", "s3cret pass"), verbose=False)
+        assert "Witkoff" in client.predict("Who did Trump send to Moscow?", api_name="/ask")["text"]
+    finally:
+        guarded.stop()
