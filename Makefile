@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: chat ingest test llm browser clean
+.PHONY: chat ingest test llm browser clean eval-gate
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,3 +43,10 @@ test: $(VENV)/.test browser
 
 clean:
 	rm -rf $(VENV)
+
+# The evaluation gate CI applies: the bundled set must keep the levels reached (minus a small margin).
+eval-gate: $(VENV)/.base
+	$(VENV)/bin/assistant eval --out eval-out \
+		--fail-under retrieval.hit@5=0.95 --fail-under citation.precision=0.95 \
+		--fail-under answer.contains=0.75 --fail-under refusal.recall=0.50 \
+		--fail-under refusal.answerable_refused=0.10

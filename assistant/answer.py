@@ -5,12 +5,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answerability import can_answer, is_heading, open_quote
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
 REFUSAL = "I could not find this in the documents."
 _MARKER = re.compile(r"\s*\[(\d+)\]")
-_LEXICAL_WEIGHT = 0.35  # calibrated on squad2-dev-subset (evals/calibrate.py)
+_SECOND_MARGIN = 0.12
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,13 @@ def coverage(query_terms: list[str], terms: set[str], idf) -> float:
 class ExtractiveAnswerer:
     """Picks the passage sentences that best answer the question: embedding similarity plus lexical coverage."""
 
-    def __init__(self, embedder, terms, idf, refuse_threshold: float, max_sentences: int):
+    def __init__(self, embedder, terms, idf, refuse_threshold: float, max_sentences: int, lexical_weight: float):
         self.embedder = embedder
         self.terms = terms
         self.idf = idf
         self.refuse_threshold = refuse_threshold
         self.max_sentences = max_sentences
+        self.lexical_weight = lexical_weight
 
     def score(self, question: str, candidates: list[Sentence]) -> np.ndarray:
         if not candidates:
@@ -62,19 +64,31 @@ class ExtractiveAnswerer:
         similarity = self.embedder.sentence_vectors([c.text for c in candidates]) @ self.embedder.query_vector(question)
         query_terms = self.terms(question)
         lexical = np.array([coverage(query_terms, set(self.terms(c.text)), self.idf) for c in candidates])
-        return similarity + _LEXICAL_WEIGHT * lexical
+        return similarity + self.lexical_weight * lexical
 
     def draft(self, question: str, passages: list[Passage]) -> Draft:
         candidates = sentences_of(passages)
+        if not candidates:
+            return Draft(())
         scores = self.score(question, candidates)
-        if not len(scores) or scores.max() < self.refuse_threshold:
-            return Draft((), float(scores.max()) if len(scores) else 0.0)
+        # Headings summarise rather than state (unless a document has nothing else), and sentences that cannot
+        # hold the asked-for kind of answer (a number, a date...) are out.
+        headings = np.array([is_heading(c.text) for c in candidates])
+        if not headings.all():
+            scores = np.where(headings, -1.0, scores)
+        scores = np.where([can_answer(question, c.text) for c in candidates], scores, -1.0)
         order = np.argsort(-scores, kind="stable")
-        best = scores[order[0]]
+        best = float(scores[order[0]])
+        if best < self.refuse_threshold:
+            return Draft((), best)
         # A second sentence only when it is nearly as relevant: "why/how" answers often span two.
-        chosen = [candidates[i] for i in order[: self.max_sentences] if scores[i] >= best - 0.08]
+        chosen = [candidates[i] for i in order[: self.max_sentences] if scores[i] >= best - _SECOND_MARGIN]
+        for c in list(chosen):
+            following = next((n for n in candidates if n.passage == c.passage and n.start > c.end), None)
+            if open_quote(c.text) and following and following not in chosen:
+                chosen.append(following)
         chosen.sort(key=lambda c: (c.passage, c.start))
-        return Draft(tuple(Claim(c.text, (c.passage,)) for c in chosen), float(best))
+        return Draft(tuple(Claim(c.text, (c.passage,)) for c in chosen), best)
 
 
 def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:

@@ -111,7 +111,7 @@ class Assistant:
 
     def _extractive(self) -> ExtractiveAnswerer:
         return ExtractiveAnswerer(self.embedder, _terms(), self._idf, self.settings.refuse_threshold,
-                                  self.settings.max_answer_sentences)
+                                  self.settings.max_answer_sentences, self.settings.lexical_weight)
 
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()

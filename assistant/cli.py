@@ -9,6 +9,7 @@ import typer
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from evals.cli import eval_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="A chat assistant grounded in your documents, with verified citations.")
@@ -87,6 +88,9 @@ def ask(
     typer.echo(answer.text)
     if answer.citations:
         typer.echo("\nSources:\n" + answer.sources_text())
+
+
+app.command("eval")(eval_command)
 
 
 @app.command()
