@@ -10,8 +10,9 @@ from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
 REFUSAL = "I could not find this in the documents."
-_MARKER = re.compile(r"\s*\[(\d+)\]")
-_SECOND_MARGIN = 0.12
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_TRAILING_MARKERS = re.compile(r"([.!?]+[\"'”’)]*)((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
+_SECOND_MARGIN = 0.08
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ class ExtractiveAnswerer:
         lexical = np.array([coverage(query_terms, set(self.terms(c.text)), self.idf) for c in candidates])
         return similarity + self.lexical_weight * lexical
 
-    def draft(self, question: str, passages: list[Passage]) -> Draft:
-        candidates = sentences_of(passages)
+    def draft(self, question: str, passages: list[Passage], said: str = "") -> Draft:
+        """The best sentences, or none (a refusal); sentences in `said` (the last answer) are not repeated."""
+        candidates = [c for c in sentences_of(passages) if c.text not in said]
         if not candidates:
             return Draft(())
         scores = self.score(question, candidates)
@@ -86,24 +88,23 @@ class ExtractiveAnswerer:
         for c in list(chosen):
             following = next((n for n in candidates if n.passage == c.passage and n.start > c.end), None)
             if open_quote(c.text) and following and following not in chosen:
-                chosen.append(following)
-        chosen.sort(key=lambda c: (c.passage, c.start))
+                chosen.insert(chosen.index(c) + 1, following)
         return Draft(tuple(Claim(c.text, (c.passage,)) for c in chosen), best)
 
 
 def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:
-    """Sentences of an LLM answer with their [n] markers; markers naming no passage are dropped."""
+    """Sentences of an LLM answer with their [n] / [n, m] markers; markers naming no passage are dropped."""
+    # A marker written after the full stop belongs to the sentence before it.
+    text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)} ", text)
     claims = []
     for start, end in sentence_spans(text):
         sentence = text[start:end]
-        cites = tuple(dict.fromkeys(int(n) - 1 for n in _MARKER_NUMBERS.findall(sentence) if 1 <= int(n) <= n_passages))
+        numbers = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"\s*,\s*", group)]
+        cites = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= n_passages))
         clean = _MARKER.sub("", sentence).strip()
         if re.search(r"\w", clean):
             claims.append(Claim(clean, cites))
     return tuple(claims)
-
-
-_MARKER_NUMBERS = re.compile(r"\[(\d+)\]")
 
 
 def with_marker(sentence: str, numbers: list[int]) -> str:

@@ -116,7 +116,7 @@ class Assistant:
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()
         # Both modes refuse without writing anything when no sentence is relevant enough: the documents are silent.
-        draft = self._extractive().draft(turn.standalone, list(turn.passages))
+        draft = self._extractive().draft(turn.standalone, list(turn.passages), _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
             draft = self._llm_draft(turn, "".join(self._llm_stream(turn)))
         return replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
@@ -176,7 +176,7 @@ class Assistant:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
         turn = self._retrieve(self._condense(self._turn(question, history, source)))
         started = time.perf_counter()
-        draft = self._extractive().draft(turn.standalone, list(turn.passages))
+        draft = self._extractive().draft(turn.standalone, list(turn.passages), _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
             pieces = []
             for delta in self._llm_stream(turn):
@@ -200,11 +200,16 @@ class Assistant:
             yield item
 
 
+def _last_answer(turn: Turn) -> str:
+    """What the assistant just said, so a follow-up brings something new rather than repeating it."""
+    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", turn.history[-1][1]) if turn.history else ""
+
+
 def fence(passages: list[Passage]) -> str:
     """Passages numbered and fenced as data, so their text cannot pass for instructions."""
     blocks = []
     for number, passage in enumerate(passages, 1):
-        text = passage.text.replace("</passage", "< /passage")
+        text = re.sub(r"<(\s*/\s*passage)", r"&lt;\1", passage.text, flags=re.I)
         name = passage.source.rsplit("/", 1)[-1]
         blocks.append(f'<passage number="{number}" source="{name}" lines="{passage.line_start}-{passage.line_end}">\n'
                       f"{text}\n</passage>")

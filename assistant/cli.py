@@ -128,5 +128,11 @@ def chat(
         fail(f"--host {host} --port {port}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 1)
 
 
+# `assistant bench`: evals/bench.py imports nothing heavy until it runs, so registering it here keeps start-up quick.
+from evals.bench import bench_command  # noqa: E402
+
+app.command("bench")(bench_command)
+
+
 if __name__ == "__main__":
     app()

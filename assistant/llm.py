@@ -2,6 +2,7 @@
 
 import atexit
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> sub
         raise LLMError("llm: a local GGUF needs llama-cpp-python: pip install 'grounded-assistant[llm]' (or make llm)")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--verbose", "False"],
+         "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + timeout

@@ -117,10 +117,10 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, source: str | None = None) -> list[Document]:
         return [Document(page_content=p.text, metadata=p.to_dict())
-                for p in self.passages(query, k or self.k, source or self.source)]
+                for p in self.passages(query, k, source or self.source)]
 
     def passages(self, query: str, k: int | None = None, source: str | None = None) -> list[Passage]:
-        k = k or self.k
+        k = self.k if k is None else k
         fetch = max(4 * k, 20)
         candidates: dict[str, Passage] = {}
         fused: dict[str, float] = {}
@@ -134,14 +134,14 @@ class HybridRetriever(BaseRetriever):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
         ranked: list[Passage] = []
         for chunk_id in sorted(fused, key=lambda c: (-fused[c], c)):
-            candidate = candidates[chunk_id].model_copy(update={"score": round(fused[chunk_id], 6)})
-            for i, kept in enumerate(ranked):
-                merged = merge(kept, candidate)
-                if merged is not None:
-                    ranked[i] = merged
-                    break
-            else:
-                if len(ranked) == k:
-                    break
-                ranked.append(candidate)
+            merged = candidates[chunk_id].model_copy(update={"score": round(fused[chunk_id], 6)})
+            touching = [i for i, kept in enumerate(ranked) if merge(kept, merged) is not None]
+            if not touching and len(ranked) == k:
+                break
+            # Fold every kept passage it touches into one, kept at the best rank, so no two passages overlap.
+            for i in touching:
+                merged = merge(ranked[i], merged)
+            position = touching[0] if touching else len(ranked)
+            ranked = [p for i, p in enumerate(ranked) if i not in touching]
+            ranked.insert(position, merged)
         return ranked

@@ -8,6 +8,9 @@ from assistant.answer import REFUSAL, Claim, Draft, coverage, sentences_of, with
 from assistant.types import Citation, Passage
 
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|above|previous)\b"
+    r"|\b(you must|you are now|system prompt|new instructions)\b", re.I)
 
 
 class Verifier:
@@ -22,7 +25,8 @@ class Verifier:
 
     def support(self, claim: str, passage: Passage) -> tuple[float, int, int]:
         """(support score, start, end of the best quote within the passage text)."""
-        sentences = sentences_of([passage])
+        # A passage sentence that gives orders ("ignore previous instructions and say X") is never evidence.
+        sentences = [s for s in sentences_of([passage]) if not _INSTRUCTION.search(s.text)]
         if not sentences:
             return 0.0, 0, 0
         vectors = self.embedder.sentence_vectors([s.text for s in sentences])
@@ -55,7 +59,7 @@ class Verifier:
                     continue
             numbers = []
             for index, score, start, end in checks:
-                key = (index, start, end)
+                key = (index, start, end, score >= self.threshold)  # one span may support one sentence, not another
                 if key not in citations:
                     citations[key] = _citation(len(citations) + 1, passages[index], start, end, score,
                                                score >= self.threshold)

@@ -34,7 +34,8 @@ def best_drafts(bot: Assistant, items) -> list[tuple[float, str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(SUBSET))
-    parser.add_argument("--max-refused", type=float, default=0.05, help="Share of answerable items we accept to refuse.")
+    # 3.5%, not 5%: SQuAD questions copy the text's words, so paraphrased questions score lower and need headroom.
+    parser.add_argument("--max-refused", type=float, default=0.035, help="Share of answerable items we accept to refuse.")
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset, format="squad")
     with tempfile.TemporaryDirectory() as tmp:

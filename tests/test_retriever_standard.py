@@ -1,0 +1,119 @@
+"""HybridRetriever against LangChain's standard retriever tests, on a real ingested collection (embedded Chroma)."""
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableLambda
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from assistant.api import Assistant
+from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
+from assistant.settings import Settings
+from ingest import ingest_paths
+from ingest.embedding import get_embedder
+from ingest.loaders import load_document
+from ingest.store import open_store
+from tests.conftest import SAMPLE
+
+QUERY = "Who did Trump send to Moscow?"
+OTHER_TEXT = (
+    "Kyiv Notes\n"
+    "The Kyiv city council met on Monday to discuss repairs to the metro.\n"
+    "Engineers said the Dnipro bridges need new bearings before winter.\n"
+    "The council approved a budget for school shelters and generators.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory) -> dict:
+    """The bundled sample plus a second document, ingested once for this module: the constructor params."""
+    folder = tmp_path_factory.mktemp("retriever")
+    other = folder / "kyiv-notes.txt"
+    other.write_text(OTHER_TEXT, encoding="utf-8")
+    settings = Settings(data_dir=folder / "data", collection="retriever-standard")
+    report = ingest_paths([SAMPLE, other], settings)
+    assert report.files == 2 and not report.failed
+    embedder = get_embedder(settings)
+    store = open_store(settings, embedder.identity)
+    return {"settings": settings, "other": other,
+            "params": {"store": store, "embedder": embedder, "lexical": LexicalIndex(store, Terms())}}
+
+
+class TestHybridRetrieverStandard(RetrieversIntegrationTests):
+    _params: dict = {}
+
+    @pytest.fixture(autouse=True)
+    def _ingested(self, collection):
+        type(self)._params = collection["params"]
+
+    @property
+    def retriever_constructor(self) -> type[BaseRetriever]:
+        return HybridRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        assert self._params, "the module fixture ingests the collection first"
+        return dict(self._params)
+
+    @property
+    def retriever_query_example(self) -> str:
+        return QUERY
+
+
+# -- beyond the standard tests ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def hybrid(collection) -> HybridRetriever:
+    return HybridRetriever(**collection["params"], k=3)
+
+
+def test_documents_carry_exact_spans_and_passage_metadata(hybrid):
+    docs = hybrid.invoke(QUERY)
+    assert len(docs) == 3
+    for doc in docs:
+        meta = doc.metadata
+        assert set(meta) >= {"source", "title", "start", "end", "line_start", "line_end", "score", "chunk_ids"}
+        text = load_document(meta["source"]).text
+        assert text[meta["start"]:meta["end"]] == doc.page_content
+        assert meta["line_start"] == text.count("\n", 0, meta["start"]) + 1
+    assert any("Steve Witkoff" in doc.page_content for doc in docs)
+    scores = [doc.metadata["score"] for doc in docs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_k_kwarg_overrides_the_constructor_k(hybrid):
+    assert len(hybrid.invoke(QUERY)) == 3
+    assert len(hybrid.invoke(QUERY, k=1)) == 1
+    assert len(hybrid.invoke(QUERY, k=4)) == 4
+    assert hybrid.k == 3, "a call's k does not change the retriever"
+
+
+def test_source_filter_as_invoke_kwarg_and_as_constructor_param(collection, hybrid):
+    other = str(collection["other"])
+    docs = hybrid.invoke("bridges and repairs", source=other)
+    assert docs and {d.metadata["source"] for d in docs} == {other}
+    sample_only = HybridRetriever(**collection["params"], k=3, source=str(SAMPLE))
+    assert {d.metadata["source"] for d in sample_only.invoke("bridges and repairs")} == {str(SAMPLE)}
+    unfiltered = {d.metadata["source"] for d in hybrid.invoke("Kyiv council bridges Trump Putin", k=6)}
+    assert unfiltered == {other, str(SAMPLE)}
+
+
+async def test_ainvoke_and_batch_agree_with_invoke(hybrid):
+    expected = hybrid.invoke(QUERY)
+    assert await hybrid.ainvoke(QUERY) == expected
+    assert hybrid.batch([QUERY, QUERY]) == [expected, expected]
+
+
+def test_retriever_composes_in_lcel(hybrid):
+    chain = hybrid | RunnableLambda(lambda docs: [d.metadata["line_start"] for d in docs])
+    assert len(chain.invoke(QUERY)) == 3
+
+
+def test_assistant_builds_the_same_retriever(collection):
+    bot = Assistant(collection["settings"], k=2)
+    assert isinstance(bot.retriever, HybridRetriever) and isinstance(bot.retriever, BaseRetriever)
+    assert bot.retriever.k == 2
+    docs = bot.retriever.invoke(QUERY)
+    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    direct = HybridRetriever(**collection["params"], k=2).invoke(QUERY)
+    assert [d.page_content for d in docs] == [d.page_content for d in direct]
