@@ -20,7 +20,8 @@ from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
 
 History = list[tuple[str, str]]
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone surrogates (valid in a Python str or JSON, not in UTF-8: the tokenizer raises).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,12 @@ class Assistant:
     def _llm_stream(self, turn: Turn) -> Iterator[str]:
         from langchain_core.prompts import ChatPromptTemplate
 
-        from assistant.llm import chat_model
+        from assistant.llm import chat_model, stream_within
 
         prompt = ChatPromptTemplate.from_messages([("system", prompts.load("answer")), ("human", "{question}")])
         try:
-            for chunk in (prompt | chat_model(self.settings)).stream(
-                    {"passages": fence(list(turn.passages)), "question": turn.standalone}):
+            for chunk in stream_within(prompt | chat_model(self.settings), {"passages": fence(list(turn.passages)),
+                                       "question": turn.standalone}, self.settings.llm_timeout, self.settings.llm):
                 if chunk.content:
                     yield str(chunk.content)
         except AssistantError:
@@ -163,7 +164,8 @@ class Assistant:
             raise InvalidQuestion("question: empty; ask something about your documents")
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
-        return Turn(question=question, history=tuple((str(u), str(a)) for u, a in (history or [])), source=source)
+        history = tuple((_CONTROL.sub(" ", str(u)), _CONTROL.sub(" ", str(a))) for u, a in (history or []))
+        return Turn(question=question, history=history, source=source)
 
     def ask(self, question: str, history: History | None = None, source: str | None = None) -> Answer:
         """Answer from the documents; `source` limits retrieval to one file."""
@@ -209,7 +211,8 @@ def fence(passages: list[Passage]) -> str:
     """Passages numbered and fenced as data, so their text cannot pass for instructions."""
     blocks = []
     for number, passage in enumerate(passages, 1):
-        text = re.sub(r"<(\s*/\s*passage)", r"&lt;\1", passage.text, flags=re.I)
+        # Any spelling of an opening or closing tag: a document can neither end its passage nor forge another.
+        text = re.sub(r"<(\s*/?\s*passage)", r"&lt;\1", passage.text, flags=re.I)
         name = passage.source.rsplit("/", 1)[-1]
         blocks.append(f'<passage number="{number}" source="{name}" lines="{passage.line_start}-{passage.line_end}">\n'
                       f"{text}\n</passage>")

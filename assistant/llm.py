@@ -1,8 +1,10 @@
 """Chat models by `provider:model` string (LangChain's init_chat_model); `llamacpp:` runs a local GGUF server."""
 
 import atexit
+import contextvars
 import importlib.util
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -94,3 +96,42 @@ def chat_model(settings: Settings):
     """The shared chat model for these settings (a local server starts once, on first use)."""
     return _chat_model(settings.llm, settings.llm_base_url, settings.llm_api_key, settings.llm_timeout,
                        settings.llm_max_tokens)
+
+
+def stream_within(runnable, inputs, seconds: float, name: str):
+    """`runnable.stream(inputs)`, cut off with an LLMError once `seconds` have passed in all, first byte to last.
+
+    The HTTP client's timeout bounds each wait for data, not the whole answer: a server that trickles tokens (or
+    keep-alive comments) forever would hold the caller forever. The stream runs in a worker thread; the caller waits
+    on a queue with the time left, so it returns on time whatever the server does, and the worker stops at its next
+    chunk (or at the client's own timeout)."""
+    items: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in runnable.stream(inputs):
+                if stop.is_set():
+                    return
+                items.put(("item", item))
+        except BaseException as exc:  # handed to the caller, which raises it
+            items.put(("error", exc))
+        else:
+            items.put(("done", None))
+
+    context = contextvars.copy_context()  # LangChain's callbacks and tracing live in context variables
+    threading.Thread(target=context.run, args=(pump,), name="llm-stream", daemon=True).start()
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise LLMError(f"llm: {name} did not finish its answer within {seconds:g} s (llm_timeout)") from None
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return
+            yield value
+    finally:
+        stop.set()

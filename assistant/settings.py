@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50.0, gt=0)
     max_question_chars: int = Field(default=2000, ge=10)
 
+    # Reliability
+    max_upload_mb: float = Field(default=200.0, gt=0, description="All files of one upload, together.")
+    store_timeout: float = Field(default=30.0, gt=0, description="Seconds one request to a Chroma server may take.")
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"

@@ -32,7 +32,11 @@ UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
 QUEUE_SIZE = 64
 MAX_NAME_BYTES = 120
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_UNSAFE_NAME = re.compile("[\x00-\x1f\x7f/\\\\:*?\"<>|\ud800-\udfff]+")
+# Control characters and lone surrogates (JSON can carry them; UTF-8, the tokenizer and the page cannot).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+MB = 1024 * 1024
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _MARKER = re.compile(r"\[(\d+)\]")
 
 CSS = """
@@ -67,7 +71,9 @@ def theme() -> gr.themes.Base:
 
 # -- rendering (pure functions: text in, escaped HTML out) ------------------------------------------------------
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text as HTML text; bidi overrides and isolates are dropped, so a document cannot make the page show its
+    words in another order than they are stored, quoted and cited in ("Trojan Source")."""
+    return html.escape(_BIDI.sub("", str(text)), quote=True)
 
 
 def file_name(source: str) -> str:
@@ -227,11 +233,12 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     from assistant.api import Assistant
 
     session = _copy(session)
-    question = (question or "").strip()
+    question = _UNPRINTABLE.sub(" ", str(question or "")).strip()
     if not question:
         yield "", session["messages"], sources_panel(session), session
         return
-    _say(session, "user", render_text(question))
+    shown = question if len(question) <= base.max_question_chars else question[:base.max_question_chars] + "…"
+    _say(session, "user", render_text(shown))
     _say(session, "assistant", '<span class="chat-note">Searching the documents…</span>')
     yield "", session["messages"], sources_panel(session), session
     try:
@@ -293,15 +300,23 @@ def ingest_uploads(base: Settings, files: list | None, session: dict | None, col
     added, failed = [], []
     try:
         settings = page_settings(base, collection=collection)
+        sizes = [_size(path) for path in paths]
+        if sum(sizes) > settings.max_upload_mb * MB:
+            raise AssistantError(f"this upload is {_size_text(sum(sizes))}, over the {settings.max_upload_mb:g} MB "
+                                 "limit for one upload: send fewer files at a time")
         ingestor = Ingestor(settings)
-        for i, path in enumerate(paths):
+        for i, (path, size) in enumerate(zip(paths, sizes)):
             shown = safe_name(Path(path).name)
             if progress is not None:
                 progress((i, len(paths)), desc=f"Ingesting {shown}")
+            if size > settings.max_file_mb * MB:
+                failed.append((shown, f"{_size_text(size)}, over the {settings.max_file_mb:g} MB limit per file"))
+                continue
             try:
                 target = save_upload(path, settings.upload_dir)
             except (AssistantError, OSError) as exc:
-                failed.append((shown, _error_text(exc) if isinstance(exc, AssistantError) else str(exc)))
+                failed.append((shown, _error_text(exc) if isinstance(exc, AssistantError)
+                               else f"cannot save it ({exc.strerror or type(exc).__name__})"))
                 continue
             messages: list[str] = []
             report = ingestor.run([target], on_message=messages.append)
@@ -326,6 +341,17 @@ def ingest_uploads(base: Settings, files: list | None, session: dict | None, col
         notice.append("Could not add " + "; ".join(f"{esc(n)} ({esc(r)})" for n, r in failed) + ".")
     _say(session, "assistant", '<span class="chat-note">' + " ".join(notice) + "</span>")
     return status, session
+
+
+def _size_text(size: int) -> str:
+    return f"{size / MB:.1f} MB" if size >= MB else f"{size / 1024:.0f} KB"
+
+
+def _size(path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # a vanished temp file fails, with its own message, when it is copied
 
 
 def page_collection(base: Settings, collection: str | None) -> str:
@@ -392,7 +418,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             raise gr.Error(_error_text(exc), print_exception=False) from None
         return answer.to_dict()
 
-    with gr.Blocks(title="Grounded assistant", analytics_enabled=False) as app:
+    # Gradio keeps every uploaded temp file; ingested ones are copied to the upload folder, so its copies can go.
+    with gr.Blocks(title="Grounded assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(new_session())
         gr.Markdown("## Ask your documents\nEvery answer cites the passages it comes from; each citation is checked "
                     "against its passage.")

@@ -8,6 +8,7 @@ import fnmatch
 import io
 import os
 import re
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 MAX_PDF_PAGES = 2000
 MAX_DOCX_UNZIPPED = 200 * 1024 * 1024
+MAX_HTML_TAGS = 1_000_000  # each parsed tag costs ~1 KB of memory
+MAX_PDF_SECONDS = 300.0  # text extraction of one PDF, checked between pages (pypdf bounds each page's work)
 MB = 1024 * 1024
 
 _SNIFF = 8192
@@ -85,16 +88,16 @@ def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
     else:
         raw = _decode(data)
         if raw is not None and _looks_like_html(raw):
-            title, text = _html(raw)
-        elif suffix == ".pdf":
+            title, text = _html(raw, path)
+        elif suffix == ".pdf" and (raw is None or b"%PDF-" in data[:1024]):  # pypdf finds a late header too
             title, text, pages = _pdf(data, path)
-        elif suffix == ".docx":
+        elif suffix == ".docx" and (raw is None or data.startswith(b"PK")):  # a zip, if a broken one
             title, text = _docx(data, path)
         elif raw is None:
             raise LoadError(f"{path}: binary or undecodable content (not UTF-8 or cp1252 text)")
         elif suffix in HTML_SUFFIXES:
-            title, text = _html(raw)
-        elif suffix in TEXT_SUFFIXES:
+            title, text = _html(raw, path)
+        elif suffix in TEXT_SUFFIXES or suffix in (".pdf", ".docx"):  # plain text, whatever its name says
             match = _MD_TITLE.search(raw) if suffix in (".md", ".markdown") else None
             title, text = (match.group(1) if match else ""), raw
         else:
@@ -149,32 +152,96 @@ def _is_docx(data: bytes) -> bool:
         return False
 
 
-def _html(raw: str) -> tuple[str, str]:
-    """(title, visible text): blocks on their own lines, runs of blank lines collapsed."""
-    from bs4 import BeautifulSoup, NavigableString
+def _html(raw: str, path: Path) -> tuple[str, str]:
+    """(title, visible text): blocks on their own lines, runs of blank lines collapsed.
 
-    soup = BeautifulSoup(raw, "html.parser")
+    One pass over the parsed tree that never edits it: linear in the markup, so a page of 100 000 paragraphs or
+    tags nested 100 000 deep costs seconds, not hours (inserting into the tree was quadratic)."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
+    if raw.count("<") > MAX_HTML_TAGS:
+        raise LoadError(f"{path}: HTML has over {MAX_HTML_TAGS} tags, over the limit (markup bomb?)")
+    soup = BeautifulSoup(raw, builder=_linear_builder())
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    # Dropping the head-only tags rather than <head> itself: html.parser nests the body in an unclosed <head>.
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    for s in soup.find_all(string=True):
-        if type(s) is not NavigableString:  # comments, doctype, CDATA
-            s.extract()
-        elif not s.find_parent(["pre", "textarea"]):
-            s.replace_with(_SPACES.sub(" ", s))  # as a browser renders source whitespace
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for cell in soup.find_all(["td", "th"]):
-        if cell.find_previous_sibling(["td", "th"]):
-            cell.insert_before(" | ")  # as DOCX rows read
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    for tag in soup.find_all(_HTML_LINES):
-        tag.insert_after("\n")
-    lines = (line.strip() for line in soup.get_text().split("\n"))
-    return title, re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    pieces: list[str] = []
+    drop, blocks, lines = frozenset(_HTML_DROP), frozenset(_HTML_BLOCKS), frozenset(_HTML_LINES)
+    # (node, entering?) pairs; a tag is pushed twice: to open it, then (below its children) to close it.
+    # `cells[-1]` says whether the open element already had a <td>/<th> child (cells are joined by " | ").
+    stack: list[tuple[object, bool]] = [(child, True) for child in reversed(soup.contents)]
+    cells, preformatted = [False], 0
+    while stack:
+        node, entering = stack.pop()
+        if not isinstance(node, Tag):
+            if type(node) is NavigableString:  # not comments, doctype, CDATA
+                pieces.append(str(node) if preformatted else _SPACES.sub(" ", node))
+            continue
+        name = node.name
+        if not entering:
+            cells.pop()
+            if name in ("pre", "textarea"):
+                preformatted -= 1
+            if name in blocks or name in lines:
+                pieces.append("\n")
+            continue
+        if name in drop:
+            continue
+        if name == "br":  # as a browser renders it; anything inside a <br> is dropped with it
+            pieces.append("\n")
+            continue
+        if name in ("td", "th"):
+            if cells[-1]:
+                pieces.append(" | ")  # as DOCX rows read
+            cells[-1] = True
+        if name in blocks:
+            pieces.append("\n")
+        if name in ("pre", "textarea"):
+            preformatted += 1
+        cells.append(False)
+        stack.append((node, False))
+        stack.extend((child, True) for child in reversed(node.contents))
+    text_lines = (line.strip() for line in "".join(pieces).split("\n"))
+    return title, re.sub(r"\n{3,}", "\n\n", "\n".join(text_lines)).strip()
+
+
+def _linear_builder():
+    """bs4's html.parser builder, minus its one quadratic step (for pages with many <br>, <img>, <hr>...).
+
+    bs4 4.x keeps the void elements it has closed in a list and searches it at every end tag: 20 000 <br> took
+    minutes. The same bookkeeping in a multiset gives the same tree in linear time."""
+    from collections import Counter
+
+    from bs4.builder import HTMLParserTreeBuilder
+    from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+
+    class Closed:
+        """The list methods bs4 calls (append, remove, in), counted."""
+
+        def __init__(self, items=()):
+            self.counts = Counter(items)
+
+        def append(self, tag):
+            self.counts[tag] += 1
+
+        def remove(self, tag):
+            self.counts[tag] -= 1
+
+        def __contains__(self, tag):
+            return self.counts[tag] > 0
+
+    class Parser(BeautifulSoupHTMLParser):
+        @property
+        def already_closed_empty_element(self):
+            return self._closed
+
+        @already_closed_empty_element.setter
+        def already_closed_empty_element(self, value):
+            self._closed = Closed(value)
+
+    class Builder(HTMLParserTreeBuilder):
+        def feed(self, markup, _parser_class=Parser):
+            super().feed(markup, _parser_class=_parser_class)
+
+    return Builder()
 
 
 def _pdf(data: bytes, path: Path) -> tuple[str, str, tuple[int, ...]]:
@@ -187,7 +254,14 @@ def _pdf(data: bytes, path: Path) -> tuple[str, str, tuple[int, ...]]:
             raise LoadError(f"{path}: encrypted PDF (needs a password)")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise LoadError(f"{path}: PDF has {len(reader.pages)} pages, over the {MAX_PDF_PAGES}-page limit")
-        texts = [(page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n") for page in reader.pages]
+        # pypdf bounds each page's work (stream sizes, tokens, form XObject calls); this bounds their sum, so a
+        # small file whose 2000 pages all draw one huge stream cannot take hours.
+        deadline, texts = time.monotonic() + MAX_PDF_SECONDS, []
+        for number, page in enumerate(reader.pages, 1):
+            if time.monotonic() > deadline:
+                raise LoadError(f"{path}: PDF text extraction passed the {MAX_PDF_SECONDS:.0f} s limit at page "
+                                f"{number} of {len(reader.pages)} (PDF bomb?)")
+            texts.append((page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n"))
         title = str((reader.metadata.title if reader.metadata else None) or "")
     except LoadError:
         raise

@@ -1,6 +1,10 @@
 """A thin adapter over one Chroma collection: embedded (PersistentClient) or a server (HttpClient)."""
 
+import os
+import time
+import urllib.request
 import uuid
+from collections import Counter
 from pathlib import Path
 from functools import lru_cache
 from urllib.parse import urlparse
@@ -9,11 +13,19 @@ from assistant.errors import AssistantError, ModelMismatch, StoreUnreachable
 from assistant.settings import Settings
 
 _IDENTITY_KEYS = ("embedding_model", "embedding_backend", "embedding_dim")
+# Rows per read: one unpaged get of ~33 000 rows fails in embedded Chroma ("too many SQL variables").
+_PAGE = 5000
+
+
+class StoreNotWritable(AssistantError):
+    """The store's disk is full or read-only: writes fail, what is stored can still be read."""
 
 
 @lru_cache(maxsize=8)
-def make_client(chroma_url: str | None, chroma_path: str):
-    """The shared Chroma client for a server URL or a directory; connection failures become StoreUnreachable."""
+def make_client(chroma_url: str | None, chroma_path: str, timeout: float = 30.0):
+    """The shared Chroma client for a server URL or a directory; failures become one-line errors (and are not cached).
+
+    Server requests give up after `timeout` seconds (Chroma's own client waits forever on a hung server)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -23,18 +35,51 @@ def make_client(chroma_url: str | None, chroma_path: str):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise AssistantError(f"chroma_url: expected http://HOST:PORT, got {chroma_url!r}")
         try:
-            return chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
-                                       settings=chroma_settings)
+            # A bounded heartbeat first: the client's constructor would wait forever on a server that accepts
+            # connections but never answers.
+            urllib.request.urlopen(f"{url.scheme}://{url.netloc}/api/v2/heartbeat", timeout=timeout).close()
+            client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
+                                         settings=chroma_settings)
         except Exception as exc:  # chromadb raises several types for a refused connection
             raise StoreUnreachable(f"store unreachable at {chroma_url}: {_reason(exc)}") from exc
+        _bound_requests(client, timeout)
+        return client
     try:
         Path(chroma_path).mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=chroma_path, settings=chroma_settings)
     except Exception as exc:
+        _forget_system(chroma_path)
+        if _is_read_only(exc, chroma_path):
+            raise StoreNotWritable(f"store at {chroma_path} is read-only ({_reason(exc)}): Chroma needs write access "
+                                   "to its directory even to read it") from exc
+        if _is_full(exc):
+            raise StoreNotWritable(f"store at {chroma_path} is full ({_reason(exc)}): free disk space") from exc
         raise StoreUnreachable(f"store unreachable at {chroma_path}: {_reason(exc)}") from exc
 
 
+def _bound_requests(client, timeout: float) -> None:
+    """Give the HTTP client's session a timeout (chromadb creates it with none)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+def _forget_system(chroma_path: str) -> None:
+    """Drop the half-started Chroma system a failed PersistentClient leaves cached, so a later try starts afresh
+    (otherwise every later client for the path fails with "'RustBindingsAPI' object has no attribute 'bindings'")."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(chroma_path, None)
+    except Exception:  # a chromadb without that cache: nothing to forget
+        pass
+
+
 def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the OSError
+    exc = reason if isinstance(reason, Exception) else exc
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
@@ -47,6 +92,7 @@ class Store:
         self.identity = identity
         self.where = where  # the URL or directory, for messages
         self._collection = None
+        self._max_batch: int | None = None
 
     @property
     def collection(self):
@@ -70,15 +116,52 @@ class Store:
         return collection
 
     def _call(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except AssistantError:
-            raise
-        except Exception as exc:
-            if _is_connection_error(exc):
-                self._collection = None  # reopen on the next call, so a restarted server just works
-                raise StoreUnreachable(f"store unreachable at {self.where}: {_reason(exc)}") from exc
-            raise
+        waited = 0.0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except AssistantError:
+                raise
+            except Exception as exc:
+                if _is_connection_error(exc):
+                    self._collection = None  # reopen on the next call, so a restarted server just works
+                    raise StoreUnreachable(f"store unreachable at {self.where}: {_reason(exc)}") from exc
+                if _is_full(exc):
+                    raise StoreNotWritable(f"store at {self.where} is full ({_reason(exc)}): free disk space, then "
+                                           "ingest again; the documents already stored still answer") from exc
+                if _is_read_only(exc, self.where):
+                    raise StoreNotWritable(f"store at {self.where} is read-only ({_reason(exc)}): make it writable, "
+                                           "then ingest again; the documents already stored still answer") from exc
+                if not _is_first_write(exc):
+                    raise
+                # A Chroma server answers "Nothing found on disk" while a new collection's first write is under
+                # way; it lasts as long as that write.
+                if waited >= 5.0:
+                    raise AssistantError(f"store at {self.where}: collection '{self.name}' is receiving its first "
+                                         "documents; try again in a moment") from exc
+                time.sleep(0.25)
+                waited += 0.25
+
+    @property
+    def max_batch(self) -> int:
+        """Records per write: Chroma refuses larger batches."""
+        if self._max_batch is None:
+            self._max_batch = max(1, int(self._call(self.client.get_max_batch_size)))
+        return self._max_batch
+
+    def _get_all(self, include: list[str], where: dict | None = None) -> dict:
+        """Every matching record, read in pages (one unpaged read of a large collection fails)."""
+        got = {"ids": [], "documents": [], "metadatas": []}
+        offset = 0
+        while True:
+            page = self._call(self.collection.get, where=where, include=include, limit=_PAGE, offset=offset)
+            got["ids"] += page["ids"]
+            for key in ("documents", "metadatas"):
+                if key in include:
+                    got[key] += page[key]
+            if len(page["ids"]) < _PAGE:
+                return got
+            offset += _PAGE
 
     def version(self) -> str:
         """Changes on every write; readers use it to know their lexical index is stale."""
@@ -94,25 +177,44 @@ class Store:
 
     def chunks_of(self, source: str) -> dict[str, dict]:
         """id -> metadata of every stored chunk of one source file."""
-        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"])
+        got = self._get_all(["metadatas"], where={"source": source})
         return dict(zip(got["ids"], got["metadatas"]))
 
     def sources(self) -> set[str]:
-        got = self._call(self.collection.get, include=["metadatas"])
-        return {meta["source"] for meta in got["metadatas"]}
+        return {meta["source"] for meta in self._get_all(["metadatas"])["metadatas"]}
 
     def everything(self) -> dict:
-        """ids, documents and metadatas of the whole collection (for the lexical index)."""
-        return self._call(self.collection.get, include=["documents", "metadatas"])
+        """ids, documents and metadatas of every complete document (for the lexical index).
+
+        A document is complete when all `n_chunks` of one version (`doc_hash`) are stored: while ingest writes a
+        document (in several batches if it is large, or as a new version beside the old one) readers of this
+        see the old version whole or the new one whole, never half of either."""
+        got = self._get_all(["documents", "metadatas"])
+        versions = Counter((m.get("source"), m.get("doc_hash")) for m in got["metadatas"])
+        keep = [i for i, m in enumerate(got["metadatas"])
+                if "n_chunks" not in m or versions[(m.get("source"), m.get("doc_hash"))] == m["n_chunks"]]
+        if len(keep) == len(got["ids"]):
+            return got
+        return {key: [got[key][i] for i in keep] for key in ("ids", "documents", "metadatas")}
 
     def upsert(self, ids, embeddings, documents, metadatas) -> None:
-        self._call(self.collection.upsert, ids=ids, embeddings=embeddings, documents=documents, metadatas=metadatas)
+        """One write when it fits in a batch, which Chroma applies at once; larger documents take several."""
+        for at in range(0, len(ids), self.max_batch):
+            end = at + self.max_batch
+            self._call(self.collection.upsert, ids=ids[at:end], embeddings=embeddings[at:end],
+                       documents=documents[at:end], metadatas=metadatas[at:end])
 
     def update_metadata(self, ids, metadatas) -> None:
-        self._call(self.collection.update, ids=ids, metadatas=metadatas)
+        for at in range(0, len(ids), self.max_batch):
+            self._call(self.collection.update, ids=ids[at:at + self.max_batch],
+                       metadatas=metadatas[at:at + self.max_batch])
 
     def delete(self, ids=None, where=None) -> None:
-        self._call(self.collection.delete, ids=ids, where=where)
+        if ids is None:
+            self._call(self.collection.delete, where=where)
+            return
+        for at in range(0, len(ids), self.max_batch):
+            self._call(self.collection.delete, ids=ids[at:at + self.max_batch], where=where)
 
     def query(self, vector, k: int, where: dict | None = None) -> dict:
         return self._call(self.collection.query, query_embeddings=[vector], n_results=k, where=where,
@@ -124,7 +226,30 @@ def _is_connection_error(exc: Exception) -> bool:
     return any(word in text for word in ("connect", "unreachable", "timed out", "timeout", "refused"))
 
 
+def _is_full(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(words in text for words in ("disk is full", "no space left", "os error 28", "quota exceeded"))
+
+
+def _is_read_only(exc: Exception, where: str) -> bool:
+    text = str(exc).lower()
+    if any(words in text for words in ("readonly", "read-only", "os error 30")):
+        return True
+    # SQLite says only "unable to open database file" when it cannot create its journal in a read-only directory.
+    if "unable to open database file" in text and not where.startswith(("http://", "https://")):
+        try:
+            return bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        except OSError:
+            return False
+    return False
+
+
+def _is_first_write(exc: Exception) -> bool:
+    return "nothing found on disk" in str(exc).lower()
+
+
 def open_store(settings: Settings, identity: dict) -> Store:
     """The collection named in settings, on a client shared by every caller with the same store location."""
     where = settings.chroma_url or str(settings.chroma_path)
-    return Store(make_client(settings.chroma_url, str(settings.chroma_path)), settings.collection, identity, where)
+    client = make_client(settings.chroma_url, str(settings.chroma_path), settings.store_timeout)
+    return Store(client, settings.collection, identity, where)

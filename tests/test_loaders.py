@@ -216,3 +216,138 @@ def test_iter_files_recursion_glob_hidden(tmp_path):
     everything = [p.relative_to(tmp_path).as_posix() for p in iter_files([str(tmp_path)])]
     assert everything == ["a.txt", "b.md", "sub/c.md", "sub/deeper/d.md", "z/e.md"]
     assert list(iter_files([tmp_path / ".hidden.md"])) == [tmp_path / ".hidden.md"]
+
+
+# -- bombs and disguises (issue 8): bounded in time and memory, handled by content --------------------------------
+def finishes_within(seconds: float, fn, *args):
+    """fn(*args) in a thread; fails the test if it is still running after `seconds` (the bomb went off)."""
+    import threading
+    import time
+
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=_outcome(fn, *args)), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return box["result"], time.monotonic() - started
+
+
+def _outcome(fn, *args):
+    try:
+        return fn(*args)
+    except LoadError as e:
+        return e
+
+
+def raw_pdf(objects: list[bytes]) -> bytes:
+    """A PDF from object bodies (object n is objects[n-1]; 1 is the catalog), with a correct xref table."""
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def pdf_stream(data: bytes) -> bytes:
+    import zlib
+
+    packed = zlib.compress(data, 9)
+    return b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"
+
+
+FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+TEXT = pdf_stream(b"BT /F1 12 Tf 72 720 Td (hello from the bomb) Tj ET")
+
+
+def pdf_pages(count: int, contents: bytes = TEXT, declared: int | None = None, catalog_extra: bytes = b"",
+              page_extra: bytes = b"") -> bytes:
+    """`count` pages sharing one content stream (object 3) and one font (object 4)."""
+    kids = b" ".join(b"%d 0 R" % (5 + i) for i in range(count))
+    page = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+            b"/Resources << /Font << /F1 4 0 R >> >> " + page_extra + b">>")
+    return raw_pdf([b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b">>",
+                    b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, declared or count), contents, FONT]
+                   + [page] * count)
+
+
+def test_pdf_bomb_many_pages_of_one_huge_stream_is_stopped_by_the_time_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "MAX_PDF_SECONDS", 1.0)
+    ops = b"BT /F1 12 Tf 72 720 Td (bomb) Tj ET\n"
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(pdf_pages(400, pdf_stream(ops * 20_000)))  # 60 KB on disk, 400 pages x 700 KB of drawing
+    assert path.stat().st_size < 100_000
+    error, seconds = finishes_within(60, load_document, path)
+    assert isinstance(error, LoadError) and "PDF text extraction passed the 1 s limit at page" in str(error)
+
+
+@pytest.mark.parametrize("case", ["nested arrays", "nested dictionaries", "lying page count", "page tree loop"])
+def test_pdf_bombs_of_structure_are_bounded(tmp_path, case):
+    body = {
+        "nested arrays": lambda: pdf_pages(1, catalog_extra=b"/Deep " + b"[" * 100_000 + b"]" * 100_000),
+        "nested dictionaries": lambda: pdf_pages(1, page_extra=b"/Deep " + b"<< /A " * 20_000 + b"1" + b" >>" * 20_000),
+        "lying page count": lambda: pdf_pages(1, declared=10**9),
+        "page tree loop": lambda: raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                                           b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+                                           b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>", FONT, TEXT]),
+    }[case]()
+    (tmp_path / "bomb.pdf").write_bytes(body)
+    result, seconds = finishes_within(60, load_document, tmp_path / "bomb.pdf")
+    if isinstance(result, LoadError):
+        assert str(result).startswith(f"{tmp_path / 'bomb.pdf'}: ") and "\n" not in str(result)
+    else:
+        assert "hello from the bomb" in result.text
+
+
+def test_pdf_page_limit_counts_the_real_page_tree(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "MAX_PDF_PAGES", 50)
+    (tmp_path / "many.pdf").write_bytes(pdf_pages(500))
+    error, _ = finishes_within(60, load_document, tmp_path / "many.pdf")
+    assert str(error).endswith("PDF has 500 pages, over the 50-page limit")
+
+
+def test_docx_with_deeply_nested_xml_is_refused(tmp_path):
+    path = tmp_path / "deep.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                    'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
+        zf.writestr("word/document.xml", "<w:document>" + "<w:body>" * 100_000 + "</w:body>" * 100_000 + "</w:document>")
+    error, _ = finishes_within(60, load_document, path)
+    assert isinstance(error, LoadError) and "corrupt or unreadable DOCX" in str(error)
+
+
+@pytest.mark.parametrize("markup", ["<div>" * 100_000, "<p>line<br>" * 20_000, "<b><i>x</i></b><img src=x>" * 30_000])
+def test_html_bombs_load_in_linear_time(tmp_path, markup):
+    (tmp_path / "bomb.html").write_text(f"<html><body>{markup}</body></html>")
+    result, seconds = finishes_within(60, load_document, tmp_path / "bomb.html")  # was minutes to hours: quadratic
+    assert isinstance(result, LoadError) or result.text.strip()
+
+
+def test_html_tag_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "MAX_HTML_TAGS", 1000)
+    (tmp_path / "tags.html").write_text("<html><body>" + "<p>x</p>" * 600 + "</body></html>")
+    assert load_error(tmp_path / "tags.html") == "HTML has over 1000 tags, over the limit (markup bomb?)"
+
+
+def test_wrong_extensions_are_handled_by_content(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The docx paragraph about lanterns.")
+    document.save(tmp_path / "real.docx")
+    data = (tmp_path / "real.docx").read_bytes()
+    for name in ("docx-as.txt", "docx-as.pdf", "docx-as.md"):
+        (tmp_path / name).write_bytes(data)
+        assert load_document(tmp_path / name).text == "The docx paragraph about lanterns."
+    make_pdf(tmp_path / "pdf-as.docx")
+    assert "bravo second page" in load_document(tmp_path / "pdf-as.docx").text
+    for name in ("text-as.pdf", "text-as.docx"):
+        (tmp_path / name).write_text("Plain words about harbours.\n")
+        doc = load_document(tmp_path / name)
+        assert (doc.text, doc.pages) == ("Plain words about harbours.\n", ())
+    (tmp_path / "page.md").write_text("<!DOCTYPE html><html><body><p>Markup <b>named</b> .md</p></body></html>")
+    assert load_document(tmp_path / "page.md").text == "Markup named .md"

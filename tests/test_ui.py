@@ -88,6 +88,7 @@ def test_locate_uses_offsets_and_falls_back_to_the_quote():
     ("", "upload"),
     ("...hidden.txt", "hidden.txt"),
     ('we<ird>:"na|me?.txt', "we_ird_na_me.txt"),
+    ("\ud800x\udfff.txt", "x.txt"),  # lone surrogates (JSON can carry them) cannot be encoded as a file name
 ])
 def test_upload_names_are_sanitised(given, expected):
     assert ui.safe_name(given) == expected
@@ -102,9 +103,11 @@ def test_uploads_land_in_the_upload_folder_only(tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("hello")
     folder = tmp_path / "uploads"
-    for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt"):
+    for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt", "../" * 100 + "z" * 5000 + ".md",
+                 "..\\..\\win.txt", "\ud800.txt"):
         target = ui.save_upload(source, folder, name)
         assert target.parent == folder.resolve() and target.read_text() == "hello"
+        assert len(target.name.encode()) <= ui.MAX_NAME_BYTES
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -187,10 +190,11 @@ def test_chat_command_warns_when_serving_an_open_address_without_auth(launched):
     assert settings.collection == "abc-docs" and options["host"] == "0.0.0.0" and options["port"] == 7999
     assert options["auth"] is None
     for quiet in (["--host", "0.0.0.0", "--no-auth"], ["--host", "0.0.0.0", "--auth", "me:secret:x"],
-                  ["--host", "127.0.0.1"], ["--host", "localhost"], ["--host", "::1"]):
+                  ["--host", "127.0.0.1"], ["--host", "localhost"], ["--host", "::1"], []):
         result = CliRunner().invoke(app, ["chat", *quiet])
         assert result.exit_code == 0 and "warning" not in result.output, quiet
     assert launched[2][1]["auth"] == ("me", "secret:x")
+    assert launched[-1][1]["host"] == "127.0.0.1", "the default is loopback only"
 
 
 def test_chat_command_rejects_malformed_auth(launched):
@@ -276,14 +280,18 @@ def test_browser_renders_hostile_documents_and_questions_inert(page, tmp_path):
             "Tolls from the Glimmerwick Bridge fund the lighthouse [click](javascript:window.__xss=3) every year.\n")
     (tmp_path / "glimmerwick.txt").write_text(text, encoding="utf-8")
     (tmp_path / "glimmerwick-notes.md").write_text("# Glimmerwick\n\n" + text, encoding="utf-8")
-    status = page.upload(tmp_path / "glimmerwick.txt", tmp_path / "glimmerwick-notes.md")
-    assert "2 added" in status
+    hostile = ROOT / "tests" / "fixtures" / "hostile"  # the reliability suite's corpus: script, handlers, bidi tricks
+    status = page.upload(tmp_path / "glimmerwick.txt", tmp_path / "glimmerwick-notes.md", hostile / "markup.html",
+                         hostile / "markdown-tricks.md", hostile / "unicode-tricks.txt")
+    assert "5 added" in status
     no_live_markup(page)
-    for question in ("When was the Glimmerwick Bridge painted violet?",
-                     "What do tolls from the Glimmerwick Bridge fund?",
-                     f"What river does the Glimmerwick Bridge span? {EVIL.replace('2', '4')}"):
+    for question, expected in (("What does the Pellworth orchard grow?", "quinces"),
+                               ("When was the Quenby mill rebuilt?", "1953"),
+                               ("When was the Glimmerwick Bridge painted violet?", "Glimmerwick"),
+                               ("What do tolls from the Glimmerwick Bridge fund?", "Glimmerwick"),
+                               (f"What river does the Glimmerwick Bridge span? {EVIL.replace('2', '4')}", "Glimmerwick")):
         bubble = page.ask(question)
-        assert "Glimmerwick" in bubble.text
+        assert expected in bubble.text, bubble.text
         no_live_markup(page)
     # Shown as text, not dropped: the question and the quoted sentences in the chat, the passages in the panel.
     chat = page.js("return document.querySelector('#chat').textContent")

@@ -1,0 +1,383 @@
+"""`assistant bench` (and `python -m evals.bench`): ingest and query speed measured side by side with their baselines.
+
+One run prints a table, writes bench.json and bench.png (latency against collection size). Every figure that has a
+target is a ratio against a baseline run in the same invocation (medians of repetitions) or a latency percentile; the
+module imports nothing heavy until a run starts, so `assistant` stays quick to start."""
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+DEFAULT_SCALES = (1000, 10000, 100000)
+DEFAULT_MEMORY_MB = 0.0  # the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
+LEVELS = [1, 4, 8]
+SQUAD_SUBSET = Path(__file__).resolve().parent.parent.parent / "shared" / "external-eval" / "squad2-dev-subset" / "dev-v2.0.json"
+
+# name: (description, target text, test on the value)
+TARGETS: dict[str, tuple[str, str, Callable[[float], bool]]] = {
+    "ingest_vs_raw_same_backend": ("1 ingest (default backend) / raw encode, same backend", ">= 0.85", lambda v: v >= 0.85),
+    "ingest_fp32_vs_raw_fp32": ("1 ingest fp32 / raw fp32 encode", ">= 0.85", lambda v: v >= 0.85),
+    "ingest_vs_raw_fp32": ("6 ingest (default backend) / raw fp32 encode", ">= 1.7", lambda v: v >= 1.7),
+    "ingest_vs_naive": ("1 ingest (default) / naive LangChain recipe, MB/min", "> 1", lambda v: v > 1.0),
+    "reingest_speedup": ("2 first ingest / re-ingest (same process)", ">= 20", lambda v: v >= 20),
+    "retrieval_p50_ms_at_100k": ("3 retrieval p50 at 100k chunks, ms", "< 50", lambda v: v < 50),
+    "answer_p50_ms_at_10k": ("3 extractive answer p50 at 10k chunks, ms", "< 250", lambda v: v < 250),
+    "parity_points_min": ("6 int8 - fp32 hit@5/MRR, worst, points (hybrid)", ">= -1", lambda v: v >= -1.0),
+}
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def bench_settings(base, data_dir: Path, collection: str, backend: str):
+    """The base settings on a throwaway embedded store (model_validate can clear chroma_url, unlike with_overrides)."""
+    from assistant.settings import Settings
+
+    return Settings.model_validate({**base.model_dump(), "data_dir": data_dir, "chroma_url": None,
+                                    "collection": collection, "embedding_backend": backend})
+
+
+def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: Path = Path("bench-out"),
+              quick: bool = False, reps: int = 3, memory_mb: float = 0.0, memory_real: bool = False,
+              subprocesses: bool = True, squad: Path | None = SQUAD_SUBSET, profile: bool = False,
+              all_backends: bool = False,
+              log: Callable[[str], None] = say) -> dict:
+    """Run every measurement, write bench.json and bench.png into `out`, and return the results.
+
+    `quick` is the smallest run that still produces every ratio: a ~24 KB corpus, one repetition, small scales, ten
+    questions, no child processes and no SQuAD parity."""
+    from assistant.settings import Settings
+    from evals import bench_measure as measure
+    from evals.bench_corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
+    from evals.dataset import load_dataset
+
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    scales = sorted(set(scales or ([150, 400] if quick else DEFAULT_SCALES)))
+    reps = 1 if quick else max(1, reps)
+    base = Settings()
+    counter = measure.LoadCounter().install()
+    results: dict = {"machine": _machine(), "load_before": load_average(),
+                     "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
+                                "embedding_model": base.embedding_model, "k": base.k}}
+    profile_dir = out if profile else None
+    sections, last = {}, [started]
+
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        sections[name] = round(now - last[0], 1)
+        last[0] = now
+
+    results["section_seconds"] = sections
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            work = Path(tmp)
+            data_dir = work / "data"
+            settings_for = lambda collection, backend: bench_settings(base, data_dir, collection, backend)
+            if corpus is not None:
+                files = corpus_files(corpus)
+                if not files:
+                    raise ValueError(f"--corpus {corpus}: no supported files")
+                corpus_root, corpus_name = corpus, str(corpus)
+            else:
+                corpus_root = work / "corpus"
+                files = write_pydoc_corpus(corpus_root, 24_000 if quick else None)
+                corpus_name = "pydoc_data.topics"
+            if corpus is None:
+                questions = list(PYDOC_QUESTIONS)
+            else:
+                from ingest.loaders import load_document
+
+                questions = corpus_questions([load_document(path).text for path in files[:200]], 60)
+            questions = questions[:10] if quick else questions
+            results["config"] |= {"corpus": corpus_name, "questions": len(questions)}
+            default = settings_for(f"bench-{base.embedding_backend}", base.embedding_backend)
+
+            log(f"[1/7] ingest throughput on {corpus_name} ({len(files)} files) in {min(len(files), 2 * reps)} "
+                "interleaved parts")
+            mark("setup")
+            backends = (base.embedding_backend, *({"int8", "fp32"} - {base.embedding_backend} if all_backends else ()))
+            results["ingest"] = measure.measure_ingest(split_groups(files, 2 * reps), settings_for, work, log,
+                                                       profile_dir, backends)
+            first = results["ingest"]["first_ingest_s"][base.embedding_backend]
+            mark("ingest")
+            log("[2/7] re-ingest of the unchanged corpus")
+            results["reingest"] = measure.measure_reingest(default, files, first, 1 if quick else 3, log)
+            if subprocesses:
+                cli = attempt("`assistant ingest` re-ingest", log, measure.measure_cli_reingest, data_dir,
+                              default.collection, default.embedding_backend, corpus_root, first)
+                results["reingest"]["cli"] = cli
+            mark("reingest")
+            question = questions[0]
+            per_run = 8 if quick else 24
+            if subprocesses:
+                log("[4/7] cold start and the chat process")
+                results["cold_start"] = attempt("cold start", log, measure.measure_cold_start, default, question, 3, log)
+                chat = measure.measure_chat(default, questions, LEVELS, reps, 16, log)
+                if not chat.get("available"):
+                    chat["api_process"] = attempt("API process RSS", log, measure.measure_api_process_rss, default,
+                                                  question)
+                    log(f"  stand-in: a Python-API process answering one question peaks at "
+                        f"{chat['api_process'].get('peak_rss_mb', 0):.0f} MB RSS")
+                results["chat"] = chat
+                mark("cold_start_and_chat")
+            log("[5/7] answers per second with 1, 4 and 8 threads on the Python API")
+            results["concurrency"] = measure.measure_api_concurrency(default, questions, LEVELS, reps, per_run, counter, log)
+            mark("concurrency")
+            log(f"[3/7] query latency at {', '.join(map(str, scales))} chunks, {len(questions)} questions each")
+            results["latency"] = measure.measure_scales(default, scales, questions, log, profile_dir)
+            mark("latency")
+            log("[6/7] int8 against fp32: retrieval parity")
+            datasets = [("peace-talks", load_dataset("peace-talks"))]
+            if squad is not None and not quick and Path(squad).is_file():
+                datasets.append(("squad2-dev-subset", load_dataset(squad, format="squad")))
+            results["parity"] = measure.measure_parity(datasets, settings_for, log, base.k, 15 if quick else None)
+            mark("parity")
+            if memory_mb:
+                log(f"[7/7] peak RSS ingesting a {memory_mb:g} MB corpus")
+                results["memory"] = attempt("memory", log, measure.measure_memory, work, memory_mb, not memory_real,
+                                            base.embedding_backend, log)
+            else:
+                log("[7/7] memory: skipped (--memory-mb 0)")
+            mark("memory")
+    finally:
+        counter.uninstall()
+    results["model_loads"] = counter.loads
+    results["load_after"] = load_average()
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["ratios"] = ratios(results)
+    results["targets"] = targets(results)
+    write_outputs(results, out)
+    return results
+
+
+def attempt(name: str, log, fn, *args) -> dict:
+    """A part that runs other processes: its failure is recorded (and printed), not fatal to a ten-minute run."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        log(f"  {name} failed: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}")
+        return {"error": f"{type(exc).__name__}: {str(exc)[:1000]}"}
+
+
+def _machine() -> dict:
+    import platform
+
+    import torch
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+
+
+def _at(latency: list[dict], scale: int, key: str) -> float | None:
+    return next((row[key] for row in latency if row["scale"] == scale), None)
+
+
+def ratios(results: dict) -> dict:
+    """Every headline ratio in one flat mapping (None where its part did not run)."""
+    ingest = results["ingest"]["ratios"]
+    backend = results["config"]["backend_default"]
+    latency = results.get("latency", [])
+    concurrency = results.get("concurrency", {}).get("shared", {})
+    gradio = results.get("chat", {}).get("gradio", {})
+    rate = lambda levels, n: (levels[str(n)]["answers_per_s"] / levels["1"]["answers_per_s"]
+                              if str(n) in levels and "1" in levels else None)
+    return {
+        "ingest_vs_raw_same_backend": ingest[f"ingest_{backend}_vs_raw_{backend}"],
+        "ingest_vs_raw_fp32": ingest[f"ingest_{backend}_vs_raw_fp32" if backend != "fp32" else "ingest_fp32_vs_raw_fp32"],
+        "ingest_vs_naive": ingest[f"ingest_{backend}_vs_naive"],
+        "ingest_fp32_vs_raw_fp32": ingest.get("ingest_fp32_vs_raw_fp32"),
+        "ingest_fp32_vs_naive": ingest.get("ingest_fp32_vs_naive"),
+        "raw_int8_vs_raw_fp32": ingest["raw_int8_vs_raw_fp32"],
+        "naive_vs_raw_fp32": ingest["naive_vs_raw_fp32"],
+        "reingest_speedup": results["reingest"]["speedup"],
+        "reingest_cli_speedup": results["reingest"].get("cli", {}).get("speedup"),
+        "retrieval_p50_growth": latency[-1]["retrieval_p50_ms"] / latency[0]["retrieval_p50_ms"] if latency else None,
+        "answer_p50_growth": latency[-1]["answer_p50_ms"] / latency[0]["answer_p50_ms"] if latency else None,
+        "api_4_vs_1": rate(concurrency, 4), "api_8_vs_1": rate(concurrency, 8),
+        "gradio_4_vs_1": rate(gradio, 4), "gradio_8_vs_1": rate(gradio, 8),
+    }
+
+
+def targets(results: dict) -> list[dict]:
+    values = dict(results["ratios"])
+    latency = results.get("latency", [])
+    values["retrieval_p50_ms_at_100k"] = _at(latency, 100000, "retrieval_p50_ms")
+    values["answer_p50_ms_at_10k"] = _at(latency, 10000, "answer_p50_ms")
+    parity = results.get("parity", {})
+    deltas = [d for data in parity.values() for d in data["int8_minus_fp32_points"]["hybrid"].values()]
+    values["parity_points_min"] = min(deltas) if deltas else None
+    rows = []
+    for name, (text, target, test) in TARGETS.items():
+        value = values.get(name)
+        rows.append({"name": name, "measure": text, "value": value, "target": target,
+                     "met": None if value is None else bool(test(value))})
+    return rows
+
+
+# -- output -------------------------------------------------------------------------------------------------------------
+def table(results: dict) -> str:
+    """The figures, grouped by the issue's points, then the targets."""
+    lines = []
+    add = lines.append
+    ingest = results["ingest"]
+    t = ingest["totals"]
+    add(f"Benchmark ({results['config']['corpus']}, {ingest['bytes'] / 1024:.0f} KB, {ingest['chunks']} chunks; "
+        f"load {results['load_before']} -> {results['load_after']}; {results['seconds']:.0f} s)")
+    add("")
+    add("1. Ingest throughput (medians of per-repetition ratios; totals below)")
+    add(f"   {'':24}{'chunks/s':>10}{'MB/min':>9}{'seconds':>9}")
+    for step, label in (("raw_int8", "raw encode int8"), ("ingest_int8", "ingest int8"), ("raw_fp32", "raw encode fp32"),
+                        ("ingest_fp32", "ingest fp32"), ("naive", "naive LangChain (fp32)")):
+        if step in t:
+            add(f"   {label:24}{t[step]['chunks_per_s']:>10.1f}{t[step]['mb_per_min']:>9.2f}{t[step]['seconds']:>9.1f}")
+    for name, value in ingest["ratios"].items():
+        add(f"   {name:32} {value:6.2f}")
+    r = results["reingest"]
+    add(f"2. Re-ingest: {r['median_s']:.2f} s in process ({r['speedup']:.0f}x faster than the first ingest)"
+        + (f"; `assistant ingest` CLI {r['cli']['seconds']:.1f} s ({r['cli']['speedup']:.1f}x)" if "seconds" in r.get("cli", {}) else ""))
+    add("3. Query latency (ms)")
+    add(f"   {'chunks':>8}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'BM25 build s':>14}"
+        f"   retrieval parts p50 (embed/dense/lexical/version)")
+    for row in results.get("latency", []):
+        p = row["retrieval_parts_p50_ms"]
+        add(f"   {row['chunks']:>8}{row['retrieval_p50_ms']:>10.1f}{row['retrieval_p95_ms']:>10.1f}"
+            f"{row['answer_p50_ms']:>10.1f}{row['answer_p95_ms']:>10.1f}{row['index_build_s']:>14.2f}"
+            f"   {p['embed']:.1f}/{p['dense']:.1f}/{p['lexical']:.1f}/{p['version']:.1f}")
+    cold = results.get("cold_start")
+    if cold and "error" in cold:
+        add(f"4. Cold start: failed ({cold['error'][:200]})")
+    elif cold:
+        add(f"4. Cold `assistant ask`: answer {cold['answer_s']:.2f} s, exit {cold['exit_s']:.2f} s, peak RSS "
+            f"{cold['peak_rss_mb']:.0f} MB; import assistant.cli {cold['import_s']['assistant.cli']:.2f} s, "
+            f"assistant.api {cold['import_s']['assistant.api']:.2f} s")
+    chat = results.get("chat")
+    if chat and chat.get("available"):
+        add(f"   `assistant chat`: ready {chat['start_s']:.1f} s, first answer {chat['first_answer_s']:.2f} s, RSS "
+            f"{chat['after_first']['rss_mb']:.0f} MB (peak {chat['after_first']['peak_rss_mb']:.0f}) after one answer, "
+            f"{chat['after_all']['rss_mb']:.0f} MB after the concurrency runs")
+    elif chat:
+        add(f"   chat page unavailable; Python-API process peak RSS {chat.get('api_process', {}).get('peak_rss_mb', 0):.0f} MB")
+    c = results.get("concurrency")
+    if c:
+        add("5. Answers/s   " + "   ".join(f"{n} callers: API {c['shared'][n]['answers_per_s']:.1f}"
+                                           + (f", Gradio {chat['gradio'][n]['answers_per_s']:.1f}"
+                                              if chat and chat.get("available") else "") for n in c["shared"]))
+        add(f"   model loads in this process: {results['model_loads']} (during the concurrency runs: "
+            f"{c['model_loads_during']}); per-thread Assistants, {max(LEVELS)} callers: "
+            f"{c['per_thread'][str(max(LEVELS))]['answers_per_s']:.1f}/s; RSS {c['rss_before_mb']:.0f} -> {c['rss_after_mb']:.0f} MB")
+    add(f"6. int8 vs fp32: raw encode {ingest['ratios']['raw_int8_vs_raw_fp32']:.2f}x")
+    for name, data in results.get("parity", {}).items():
+        for mode in ("hybrid", "dense"):
+            i8, f32 = data["int8"][mode], data["fp32"][mode]
+            add(f"   {name:18} {mode:6} hit@5 {i8['hit@5']:5.1f} vs {f32['hit@5']:5.1f}   MRR@5 {i8['mrr@5']:5.1f} vs "
+                f"{f32['mrr@5']:5.1f}   ({data['questions']} questions; parity {'holds' if data['parity'][mode] else 'FAILS'})")
+    m = results.get("memory")
+    if m and "error" in m:
+        add(f"7. Memory: failed ({m['error'][:200]})")
+    elif m:
+        add(f"7. Memory ({m['corpus_mb']:.0f} MB, {m['chunks']} chunks, {m['encoder']} encoder, {m['ingest_s']:.0f} s): "
+            f"peak RSS {m['peak_rss_mb']:.0f} MB, {m['rss_after_model_load_mb']:.0f} after model load; RSS at "
+            + ", ".join(f"{k} {v:.0f}" for k, v in m["rss_at_mb"].items())
+            + f" MB; vector index {m['vector_index_mb']:.0f} MB -> {'flat' if m['flat'] else 'GROWS'}")
+    else:
+        add("7. Memory: not measured (--memory or --memory-mb N)")
+    add("   seconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("section_seconds", {}).items()))
+    add("")
+    add(f"   {'target':52}{'value':>10}  {'want':8} met")
+    for row in results["targets"]:
+        value = "-" if row["value"] is None else f"{row['value']:.2f}"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
+        add(f"   {row['measure']:52}{value:>10}  {row['target']:8} {met}")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results.get("latency", [])
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    sizes = [row["chunks"] for row in rows]
+    for key, label, style in (("retrieval_p50_ms", "retrieval p50", "o-"), ("retrieval_p95_ms", "retrieval p95", "o--"),
+                              ("answer_p50_ms", "extractive answer p50", "s-"), ("answer_p95_ms", "extractive answer p95", "s--")):
+        ax.plot(sizes, [row[key] for row in rows], style, label=label)
+    ax.axhline(50, color="tab:blue", alpha=0.3, lw=1)
+    ax.axhline(250, color="tab:green", alpha=0.3, lw=1)
+    ax.text(sizes[0] if sizes else 1, 52, "retrieval target at 100k: 50 ms", fontsize=7, color="tab:blue")
+    ax.text(sizes[0] if sizes else 1, 255, "answer target at 10k: 250 ms", fontsize=7, color="tab:green")
+    ax.set_xscale("log")
+    ax.set_xlabel("chunks in the collection")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"Query latency vs collection size ({results['config']['questions']} questions, "
+                 f"{results['machine']['cpus']} CPUs)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_outputs(results: dict, out: Path) -> None:
+    (out / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    plot(results, out / "bench.png")
+
+
+# -- the command ----------------------------------------------------------------------------------------------------------
+def parse_scales(text: str) -> list[int]:
+    try:
+        scales = [int(float(part)) for part in text.replace("k", "000").split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected sizes like 1000,10000,100000, got {text!r}") from None
+    if not scales or min(scales) < 1:
+        raise typer.BadParameter("expected positive sizes")
+    return scales
+
+
+def bench_command(
+    corpus: Annotated[Optional[Path], typer.Option(help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
+    scale: Annotated[Optional[str], typer.Option(help="Collection sizes for query latency, comma-separated "
+                                                 "(default 1000,10000,100000; --quick: 150,400).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.png.")] = Path("bench-out"),
+    quick: Annotated[bool, typer.Option(help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
+    reps: Annotated[int, typer.Option(min=1, help="Repetitions (the corpus is split in this many interleaved parts).")] = 3,
+    memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus with the real "
+                                              "encoder (long: ~25 min on 2 cores).")] = False,
+    memory_mb: Annotated[Optional[float], typer.Option(
+        help=f"Size of the memory run's generated corpus in MB (0: skip). Without --memory the encoder is stubbed, so "
+             f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,
+    profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
+    all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
+):
+    """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table."""
+    scales = parse_scales(scale) if scale else None
+    if memory_mb is None:
+        memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
+    try:
+        results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
+                            subprocesses=not quick, profile=profile, all_backends=all_backends)
+    except (ValueError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(table(results))
+    typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
+
+
+if __name__ == "__main__":
+    typer.run(bench_command)

@@ -1,0 +1,263 @@
+"""Load test: concurrent clients on the chat page's `/ask` endpoint (through Gradio) and on the Python API.
+
+Bounded in time and in requests, on 127.0.0.1 only. For each target it reports requests, errors (with the first
+few messages), answers per second, latency p50/p95/max and the serving process's resident memory after a warm-up
+round, at the end and at its peak, so growth under load can be held to a stated bound.
+
+    python -m evals.bench_load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
+    python -m evals.bench_load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
+
+`run_load_bench()` is what the benchmark calls; `load()` drives any `ask(client, question)` function. Nothing heavy is
+imported until a run starts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+MB = 1024 * 1024
+QUESTIONS = [
+    "Who did Trump send to Moscow?",
+    "What is the Zaporizhzhia plant?",
+    "What did Witkoff tell CNN?",
+    "When will Trump speak with Putin?",
+    "What is the population of Kyiv?",  # not in the sample: a refusal is a normal answer too
+    "Who met Putin in Moscow?",
+]
+DEFAULT_RSS_GROWTH_MB = 150.0  # after the warm-up round; the caches (query vectors, sentence vectors) are bounded
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    at = (len(ordered) - 1) * q / 100
+    low, high = int(at), min(int(at) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
+
+
+class RssWatch:
+    """A process's resident memory: sampled every `interval` s in a thread, for the peak; `now()` on demand."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> int:
+        rss = self.process.memory_info().rss
+        self.peak = max(self.peak, rss)
+        return rss
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.now()
+            except Exception:  # the process ended: the last peak stands
+                return
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_requests: int,
+         questions: list[str] = QUESTIONS, check: Callable[[object], str | None] | None = None) -> dict:
+    """`clients` threads call `ask(client, question)` in turn until `seconds` pass or `max_requests` are sent.
+
+    `check(result)` returns an error message for a wrong result (None when fine); exceptions count as errors."""
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    sent = [0]
+    deadline = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        turn = number
+        while time.monotonic() < deadline:
+            with lock:
+                if sent[0] >= max_requests:
+                    return
+                sent[0] += 1
+            question = questions[turn % len(questions)]
+            turn += 1
+            started = time.perf_counter()
+            try:
+                problem = check(ask(number, question)) if check else None
+            except Exception as exc:  # counted and reported, not raised: the run goes on
+                problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            elapsed = time.perf_counter() - started
+            with lock:
+                (errors.append(problem) if problem else latencies.append(elapsed))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 600)  # a request in flight at the deadline may finish; a hung one is reported
+    wall = time.perf_counter() - started
+    hung = sum(thread.is_alive() for thread in threads)
+    ms = lambda q: None if not latencies else round(1000 * percentile(latencies, q), 1)
+    return {
+        "clients": clients, "seconds": round(wall, 2), "requests": sent[0], "answers": len(latencies),
+        "errors": len(errors) + hung, "error_samples": sorted(set(errors))[:5] + (["hung clients"] if hung else []),
+        "answers_per_s": round(len(latencies) / wall, 2) if wall else 0.0,
+        "p50_ms": ms(50), "p95_ms": ms(95), "max_ms": round(1000 * max(latencies), 1) if latencies else None,
+    }
+
+
+def _answer_problem(result) -> str | None:
+    """A wrong /ask or API result: not an Answer (dict), or an answer without text."""
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    if not isinstance(data, dict) or not str(data.get("text", "")).strip():
+        return f"not an answer: {str(result)[:120]}"
+    return None
+
+
+def _measured(run: Callable[[], dict], watch: RssWatch, warm_up: Callable[[], None]) -> dict:
+    warm_up()
+    before = watch.now()
+    result = run()
+    after = watch.now()
+    result.update(rss_after_warm_up_mb=round(before / MB, 1), rss_end_mb=round(after / MB, 1),
+                  rss_peak_mb=round(watch.peak / MB, 1), rss_growth_mb=round((after - before) / MB, 1))
+    return result
+
+
+def load_gradio(url: str, pid: int | None, clients: int, seconds: float, max_requests: int,
+                questions: list[str] = QUESTIONS, auth: tuple[str, str] | None = None) -> dict:
+    """`clients` gradio_client Clients on the `/ask` endpoint of the chat page at `url` (served by process `pid`)."""
+    import os
+
+    from gradio_client import Client
+
+    connections = [Client(url, auth=auth, verbose=False) for _ in range(clients)]
+    ask = lambda n, q: connections[n].predict(q, api_name="/ask")
+    with RssWatch(pid or os.getpid()) as watch:
+        result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
+                           lambda: [ask(0, q) for q in questions])
+    result["rss_of"] = "chat process" if pid else "this process (pass the chat process's pid)"
+    return result
+
+
+def load_api(settings, clients: int, seconds: float, max_requests: int, questions: list[str] = QUESTIONS) -> dict:
+    """`clients` threads, each with its own `Assistant` (sharing the model and index, as the chat page does)."""
+    import os
+
+    from assistant.api import Assistant
+
+    bots = [Assistant(settings) for _ in range(clients)]
+    ask = lambda n, q: bots[n].ask(q)
+    with RssWatch(os.getpid()) as watch:
+        result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
+                           lambda: [ask(0, q) for q in questions])
+    result["rss_of"] = "this process"
+    return result
+
+
+def run_load_bench(settings=None, url: str | None = None, pid: int | None = None, clients: int = 8,
+                   seconds: float = 60.0, max_requests: int = 20000,
+                   max_rss_growth_mb: float = DEFAULT_RSS_GROWTH_MB, targets: tuple[str, ...] = ("gradio", "api"),
+                   log: Callable[[str], None] = say) -> dict:
+    """Load the chat page's `/ask` and the Python API in turn; `ok` is no errors and RSS growth within the bound.
+
+    Without `url` it starts `assistant chat` on `settings`' store (the bundled sample if that is empty) on a free
+    127.0.0.1 port, and stops it afterwards. Without `settings` the store is a fresh temporary one."""
+    from assistant.settings import Settings
+
+    from urllib.parse import urlparse
+
+    from assistant.ui import is_loopback
+
+    if not 1 <= clients <= 64 or seconds <= 0 or max_requests < 1:
+        raise ValueError("clients: 1-64, seconds > 0, max_requests >= 1")
+    if url and not is_loopback(urlparse(url).hostname or ""):
+        raise ValueError(f"url: the load test runs against 127.0.0.1 only, got {url}")
+    results: dict = {"config": {"clients": clients, "seconds": seconds, "max_requests": max_requests,
+                                "max_rss_growth_mb": max_rss_growth_mb}}
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        settings = settings or Settings(data_dir=Path(tmp) / "data", collection="load-docs")
+        if "gradio" in targets:
+            if url:
+                log(f"load: {clients} gradio clients on {url.rstrip('/')}/ask for {seconds:g} s")
+                results["gradio"] = load_gradio(url, pid, clients, seconds, max_requests)
+            else:
+                from evals.bench_proc import chat_server
+
+                with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, page, _):
+                    log(f"load: {clients} gradio clients on {page.rstrip('/')}/ask for {seconds:g} s")
+                    results["gradio"] = load_gradio(page, process.pid, clients, seconds, max_requests)
+        if "api" in targets:
+            _ensure_documents(settings)
+            log(f"load: {clients} Python API callers for {seconds:g} s")
+            results["api"] = load_api(settings, clients, seconds, max_requests)
+    for name in ("gradio", "api"):
+        if name in results:
+            r = results[name]
+            r["ok"] = r["errors"] == 0 and r["answers"] > 0 and r["rss_growth_mb"] <= max_rss_growth_mb
+            log(f"  {name}: {r['answers']} answers, {r['errors']} errors, {r['answers_per_s']}/s, p50 {r['p50_ms']} ms, "
+                f"p95 {r['p95_ms']} ms, RSS {r['rss_after_warm_up_mb']} -> {r['rss_end_mb']} MB "
+                f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
+    results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)
+    return results
+
+
+def _ensure_documents(settings) -> None:
+    from assistant.ui import ensure_documents
+
+    ensure_documents(settings, on_message=lambda line: None)
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+def main(
+    clients: Annotated[int, typer.Option(help="Concurrent clients per target (8-16 is the target range).")] = 8,
+    seconds: Annotated[float, typer.Option(help="Seconds of load per target.")] = 60.0,
+    max_requests: Annotated[int, typer.Option(help="Requests per target at most.")] = 20000,
+    url: Annotated[Optional[str], typer.Option(help="A running chat page (127.0.0.1); default: start one.")] = None,
+    pid: Annotated[Optional[int], typer.Option(help="The running chat page's process id, for its memory.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Store for the started chat page and the API.")] = None,
+    collection: Annotated[Optional[str], typer.Option(help="Collection name.")] = None,
+    max_rss_growth_mb: Annotated[float, typer.Option(help="Allowed RSS growth after warm-up, MB.")] = DEFAULT_RSS_GROWTH_MB,
+    only: Annotated[Optional[str], typer.Option(help="gradio or api (default both).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
+):
+    """Bounded load on the chat page's /ask and on the Python API; exit code 1 on errors or memory growth."""
+    from assistant.settings import Settings
+
+    settings = Settings().with_overrides(data_dir=data_dir, collection=collection) if data_dir or collection else None
+    results = run_load_bench(settings, url, pid, clients, seconds, max_requests, max_rss_growth_mb,
+                             (only,) if only else ("gradio", "api"))
+    text = json.dumps(results, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    print(text)
+    raise typer.Exit(0 if results["ok"] else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,522 @@
+"""The benchmark's measurements, one function per point of issue 7, each returning plain data for bench.json.
+
+Baselines run next to what they are compared with (interleaved per repetition), and ratios are medians over repetitions."""
+
+import cProfile
+import io
+import pstats
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from evals.bench_corpus import synthetic_batches, variants
+
+MB = 1024 * 1024
+NAIVE_CHUNK_CHARS, NAIVE_OVERLAP_CHARS = 800, 100  # the recipe's usual splitter settings (as measured in the notes)
+Say = Callable[[str], None]
+
+
+def median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def percentile(values, q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / MB
+
+
+class LoadCounter:
+    """Counts embedding-model loads (calls of `ingest.embedding._load`) in this process while installed."""
+
+    def __init__(self):
+        self.loads: list[str] = []
+        self._original = None
+
+    def install(self) -> "LoadCounter":
+        import ingest.embedding as embedding
+
+        if self._original is None:
+            self._original = original = embedding._load
+
+            def counting(path: str, backend: str):
+                self.loads.append(backend)
+                return original(path, backend)
+
+            embedding._load = counting
+        return self
+
+    def uninstall(self) -> None:
+        import ingest.embedding as embedding
+
+        if self._original is not None:
+            embedding._load, self._original = self._original, None
+
+
+def clear_caches(embedder) -> None:
+    """Forget cached query and sentence vectors, so each measured pass starts as cold as the last."""
+    embedder.query_vector.cache_clear()
+    embedder._sentences = {}
+
+
+def profile_text(profiler: cProfile.Profile, limit: int = 30) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(limit)
+    stats.sort_stats("tottime").print_stats(limit)
+    return out.getvalue()
+
+
+# -- 1 and 2: ingest throughput and re-ingest --------------------------------------------------------------------
+def _raw_encode(model, texts: list[str], batch_size: int) -> float:
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return time.perf_counter() - started
+
+
+def _naive_ingest(files: list[Path], embeddings, directory: Path, name: str) -> tuple[float, int]:
+    """The plain LangChain recipe: split with RecursiveCharacterTextSplitter, embed and store with Chroma.from_documents."""
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from ingest.loaders import load_document
+
+    started = time.perf_counter()
+    documents = [Document(page_content=load_document(path).text, metadata={"source": str(path)}) for path in files]
+    splits = RecursiveCharacterTextSplitter(chunk_size=NAIVE_CHUNK_CHARS, chunk_overlap=NAIVE_OVERLAP_CHARS
+                                            ).split_documents(documents)
+    Chroma.from_documents(splits, embeddings, collection_name=name, persist_directory=str(directory),
+                          client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True,
+                                                         persist_directory=str(directory)))
+    return time.perf_counter() - started, len(splits)
+
+
+def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say, profile_dir: Path | None = None,
+                   backends: tuple[str, ...] = ("int8",)) -> dict:
+    """Per part of the corpus, side by side: raw encode (int8 and fp32), our ingest with each of `backends` (the default
+    one first), the naive recipe. Each pair swaps order from one part to the next, so neither side always goes first."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from ingest.embedding import get_embedder, resolve_model_path
+    from ingest.loaders import load_document
+    from ingest.pipeline import Ingestor
+
+    settings = {backend: settings_for(f"bench-{backend}", backend) for backend in ("int8", "fp32")}
+    loads = {}
+    embedders = {}
+    for backend in ("int8", "fp32"):
+        started = time.perf_counter()
+        embedders[backend] = get_embedder(settings[backend]).warm_up()
+        loads[backend] = time.perf_counter() - started
+    batch = settings["int8"].embed_batch_size
+    started = time.perf_counter()
+    naive_embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(settings["int8"].embedding_model),
+                                             model_kwargs={"device": "cpu"}, encode_kwargs={"batch_size": batch})
+    loads["naive_fp32"] = time.perf_counter() - started
+    ingestors = {backend: Ingestor(settings[backend], embedder=embedders[backend]) for backend in backends}
+    chunker = ingestors[backends[0]].chunker  # the same word pieces for both backends: one tokenizer
+
+    parts = []
+    for files in groups:
+        texts = []
+        for path in files:
+            document = load_document(path)
+            texts += [c.text for c in chunker.split(document.text, document.source, document.title, document.page_at)]
+        parts.append((files, texts))
+    # Warm every model on real chunks (one full batch): first calls pay one-off allocation costs.
+    warm = parts[0][1][:batch]
+    for embedder in embedders.values():
+        embedder.model.encode(warm, batch_size=batch)
+    naive_embeddings.embed_documents(warm)
+
+    main, other = backends[0], "fp32" if backends[0] == "int8" else "int8"
+    pairs = [(f"raw_{main}", f"ingest_{main}"), (f"raw_{other}", "naive")] + [(f"ingest_{b}",) for b in backends[1:]]
+    runs = []
+    for number, (files, texts) in enumerate(parts):
+        size = sum(path.stat().st_size for path in files)
+        run = {"files": len(files), "bytes": size, "chunks": len(texts), "seconds": {}}
+        order = [step for pair in pairs for step in (pair if number % 2 == 0 else pair[::-1])]
+        for step in order:
+            if step.startswith("raw_"):
+                run["seconds"][step] = _raw_encode(embedders[step[4:]].model, texts, batch)
+            elif step.startswith("ingest_"):
+                started = time.perf_counter()
+                report = ingestors[step[7:]].run(files, on_message=lambda line: None)
+                run["seconds"][step] = time.perf_counter() - started
+                if report.added != len(texts) or report.failed:
+                    raise RuntimeError(f"{step}: added {report.added} of {len(texts)} chunks, failed {report.failed}")
+            else:
+                seconds, chunks = _naive_ingest(files, naive_embeddings, work / f"naive-{number}", f"naive-{number}")
+                run["seconds"]["naive"], run["naive_chunks"] = seconds, chunks
+        s = run["seconds"]
+        run["ratios"] = {"raw_int8_vs_raw_fp32": s["raw_fp32"] / s["raw_int8"],
+                         "naive_vs_raw_fp32": s["raw_fp32"] / s["naive"] * run["naive_chunks"] / len(texts)}  # chunks/s
+        for backend in backends:
+            run["ratios"][f"ingest_{backend}_vs_raw_{backend}"] = s[f"raw_{backend}"] / s[f"ingest_{backend}"]
+            if backend != "fp32":
+                run["ratios"][f"ingest_{backend}_vs_raw_fp32"] = s["raw_fp32"] / s[f"ingest_{backend}"]
+            run["ratios"][f"ingest_{backend}_vs_naive"] = s["naive"] / s[f"ingest_{backend}"]  # same files: MB/min
+        say(f"  part {number + 1}/{len(parts)}: {len(files)} files, {size / 1024:.0f} KB, {len(texts)} chunks: "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in s.items()))
+        runs.append(run)
+
+    if profile_dir is not None:  # after the timed runs, into a collection of its own: profiling slows what it watches
+        profiler = cProfile.Profile()
+        profiler.enable()
+        Ingestor(settings_for("bench-profile", main), embedder=embedders[main]).run(groups[0], on_message=lambda line: None)
+        profiler.disable()
+        (profile_dir / "profile-ingest.txt").write_text(profile_text(profiler))
+
+    chunks = sum(r["chunks"] for r in runs)
+    size = sum(r["bytes"] for r in runs)
+    totals = {}
+    for step in runs[0]["seconds"]:
+        seconds = sum(r["seconds"][step] for r in runs)
+        n = sum(r["naive_chunks"] for r in runs) if step == "naive" else chunks
+        totals[step] = {"seconds": seconds, "chunks": n, "chunks_per_s": n / seconds,
+                        "mb_per_min": size / MB / seconds * 60}
+    return {
+        "files": sum(r["files"] for r in runs), "bytes": size, "chunks": chunks, "batch_size": batch,
+        "chunk_tokens": settings["int8"].chunk_tokens, "naive_splitter": [NAIVE_CHUNK_CHARS, NAIVE_OVERLAP_CHARS],
+        "model_load_s": loads, "repetitions": len(runs), "totals": totals, "runs": runs,
+        "ratios": {name: median(r["ratios"][name] for r in runs) for name in runs[0]["ratios"]},
+        "first_ingest_s": {backend: totals[f"ingest_{backend}"]["seconds"] for backend in backends},
+    }
+
+
+def measure_reingest(settings, files: list[Path], first_seconds: float, reps: int, say: Say) -> dict:
+    """Ingest the unchanged corpus again (same warm process): nothing may be re-embedded."""
+    from ingest.embedding import get_embedder
+    from ingest.pipeline import Ingestor
+
+    ingestor = Ingestor(settings, embedder=get_embedder(settings))
+    seconds = []
+    for _ in range(reps):
+        report = ingestor.run(files, on_message=lambda line: None)
+        if report.added or report.failed:
+            raise RuntimeError(f"re-ingest added {report.added} chunks, failed {report.failed}")
+        seconds.append(report.seconds)
+    say(f"  re-ingest: {', '.join(f'{s:.2f}s' for s in seconds)} (first ingest {first_seconds:.1f}s)")
+    return {"first_s": first_seconds, "seconds": seconds, "median_s": median(seconds),
+            "speedup": first_seconds / median(seconds), "unchanged_chunks": report.unchanged}
+
+
+def measure_cli_reingest(data_dir: Path, collection: str, backend: str, corpus: Path, first_seconds: float) -> dict:
+    """`assistant ingest` of the unchanged corpus in a new process: what a user waits for (imports, model load)."""
+    import subprocess
+
+    from evals.bench_proc import assistant_command, child_env
+
+    command = [*assistant_command(), "ingest", str(corpus), "--data-dir", str(data_dir), "--collection", collection]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=child_env(backend), timeout=900)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"assistant ingest exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return {"seconds": seconds, "speedup": first_seconds / seconds, "summary": done.stdout.strip()}
+
+
+# -- 3: query latency against collection size -----------------------------------------------------------------
+def measure_scales(settings, scales: list[int], questions: list[str], say: Say, profile_dir: Path | None = None) -> list[dict]:
+    """Grow the collection with synthetic chunks to each size; time retrieval alone and the full extractive answer."""
+    from assistant.api import Assistant
+
+    bot = Assistant(settings)
+    store, embedder = bot.retriever.store, bot.embedder
+    real = store.collection.get(include=["embeddings", "documents", "metadatas"])
+    n_real = len(real["ids"])
+    batch = min(5000, store.client.get_max_batch_size())
+    folder = str(settings.data_dir / "synthetic")
+    fetch = max(4 * settings.k, 20)
+    results = []
+    for scale in sorted(set(scales)):
+        have = store.count()
+        started = time.perf_counter()
+        if scale > have:
+            say(f"  adding {scale - have} synthetic chunks (to {scale})")
+            for ids, vectors, documents, metadatas in synthetic_batches(real, have - n_real, scale - have, folder, batch):
+                store.upsert(ids, vectors, documents, metadatas)
+            store.bump_version()
+        add_s = time.perf_counter() - started
+        size = store.count()
+        clear_caches(embedder)
+        started = time.perf_counter()
+        bot.retriever.lexical.refresh()
+        index_s = time.perf_counter() - started
+        started = time.perf_counter()
+        bot.retriever.passages("warm up the vector index")
+        first_query_s = time.perf_counter() - started
+
+        retrieval = []
+        for question in questions:
+            started = time.perf_counter()
+            bot.retriever.passages(question)
+            retrieval.append(time.perf_counter() - started)
+        # Where retrieval's time goes, on questions not seen yet (no cached vectors).
+        parts = {"embed": [], "dense": [], "lexical": [], "version": [], "count": []}
+        for question in variants(questions, 1)[:20]:
+            for name, call in (("embed", lambda: embedder.encode([question])),
+                               ("dense", lambda: store.query(vector, fetch)),
+                               ("lexical", lambda: bot.retriever.lexical.search(question, fetch)),
+                               ("version", store.version), ("count", store.count)):
+                started = time.perf_counter()
+                value = call()
+                parts[name].append(time.perf_counter() - started)
+                if name == "embed":
+                    vector = value[0]
+
+        clear_caches(embedder)
+        answers, stages, refused = [], {"retrieve": [], "answer": [], "verify": []}, 0
+        for question in questions:
+            started = time.perf_counter()
+            answer = bot.ask(question)
+            answers.append(time.perf_counter() - started)
+            refused += answer.refused
+            for stage in stages:
+                stages[stage].append(answer.timings.get(stage, 0.0))
+
+        if profile_dir is not None and scale == max(scales):
+            clear_caches(embedder)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for question in variants(questions, 2):
+                bot.retriever.passages(question)
+            profiler.disable()
+            (profile_dir / "profile-retrieval.txt").write_text(profile_text(profiler))
+            clear_caches(embedder)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for question in variants(questions, 3):
+                bot.ask(question)
+            profiler.disable()
+            (profile_dir / "profile-answer.txt").write_text(profile_text(profiler))
+
+        ms = lambda values, q: round(1000 * percentile(values, q), 2)
+        row = {
+            "scale": scale, "chunks": size, "real_chunks": n_real, "questions": len(questions),
+            "add_s": round(add_s, 2), "index_build_s": round(index_s, 3), "first_query_s": round(first_query_s, 3),
+            "retrieval_p50_ms": ms(retrieval, 50), "retrieval_p95_ms": ms(retrieval, 95),
+            "answer_p50_ms": ms(answers, 50), "answer_p95_ms": ms(answers, 95), "refused": refused,
+            "retrieval_parts_p50_ms": {name: ms(values, 50) for name, values in parts.items()},
+            "answer_stages_p50_ms": {name: ms(values, 50) for name, values in stages.items()},
+        }
+        say(f"  {size} chunks: retrieval p50 {row['retrieval_p50_ms']} ms p95 {row['retrieval_p95_ms']} ms, "
+            f"answer p50 {row['answer_p50_ms']} ms p95 {row['answer_p95_ms']} ms (BM25 build {index_s:.1f}s)")
+        results.append(row)
+    return results
+
+
+# -- 4 and 5: cold start, the chat process, throughput under concurrency -------------------------------------------
+def measure_cold_start(settings, question: str, reps: int, say: Say) -> dict:
+    from evals.bench_proc import time_cli_ask, time_import
+
+    runs = [time_cli_ask(settings.data_dir, settings.collection, settings.embedding_backend, question)
+            for _ in range(reps)]
+    imports = {module: time_import(module) for module in ("assistant.cli", "assistant.api")}
+    result = {
+        "question": question, "runs": runs, "answer_s": median(r["answer_s"] for r in runs),
+        "exit_s": median(r["exit_s"] for r in runs), "peak_rss_mb": median(r["peak_rss_mb"] for r in runs),
+        "import_s": imports,
+    }
+    say(f"  cold `assistant ask`: answer after {result['answer_s']:.2f}s, exit {result['exit_s']:.2f}s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB (imports: " + ", ".join(f"{m} {s:.2f}s" for m, s in imports.items()) + ")")
+    return result
+
+
+def _rate(ask: Callable[[int, str], object], questions: list[str], callers: int) -> float:
+    """Answers per second with `callers` threads working through `questions` (thread t asks every callers-th one)."""
+    errors = []
+
+    def work(t: int):
+        for question in questions[t::callers]:
+            try:
+                ask(t, question)
+            except Exception as exc:  # counted, reported: a benchmark should not die on one bad answer
+                errors.append(repr(exc))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        list(pool.map(work, range(callers)))
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(questions)} answers failed, e.g. {errors[0]}")
+    return len(questions) / seconds
+
+
+def _levels(ask, questions: list[str], levels: list[int], reps: int, per_run: int, first_round: int) -> dict:
+    results, round_ = {}, first_round
+    for callers in levels:
+        rates = []
+        for _ in range(reps):
+            asked = variants(questions, round_)[:per_run]
+            round_ += 1
+            rates.append(_rate(ask, asked, callers))
+        results[str(callers)] = {"answers_per_s": median(rates), "runs": rates}
+    return results
+
+
+def measure_api_concurrency(settings, questions: list[str], levels: list[int], reps: int, per_run: int,
+                            counter: LoadCounter, say: Say) -> dict:
+    """Threads sharing one Assistant, and threads each making their own: the model must load once either way."""
+    from assistant.api import Assistant
+
+    loads_before, rss_before = len(counter.loads), rss_mb()
+    shared = Assistant(settings)
+    for question in questions:  # warm pass: the passages' sentence vectors are cached as in a running server
+        shared.ask(question)
+    result = {"shared": _levels(lambda t, q: shared.ask(q), questions, levels, reps, per_run, 40)}
+    own = threading.local()
+
+    def ask_own(t: int, question: str):
+        if not hasattr(own, "bot"):
+            own.bot = Assistant(settings)
+        return own.bot.ask(question)
+
+    result["per_thread"] = _levels(ask_own, questions, [max(levels)], 1, per_run, 80)
+    result["model_loads_during"] = len(counter.loads) - loads_before
+    result["model_loads_in_process"] = list(counter.loads)
+    result["rss_before_mb"], result["rss_after_mb"] = rss_before, rss_mb()
+    say("  API: " + ", ".join(f"{c} callers {v['answers_per_s']:.1f}/s" for c, v in result["shared"].items())
+        + f"; model loads during: {result['model_loads_during']}")
+    return result
+
+
+def measure_chat(settings, questions: list[str], levels: list[int], reps: int, per_run: int, say: Say) -> dict:
+    """`assistant chat`: start-up, one answer via gradio_client, peak RSS after it, then answers/s at each level."""
+    from evals.bench_proc import chat_server, peak_rss
+
+    import psutil
+
+    try:
+        from gradio_client import Client
+    except ImportError as exc:
+        return {"available": False, "reason": f"gradio_client: {exc}"}
+    try:
+        with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, url, start_s):
+            handle = psutil.Process(process.pid)
+            client = Client(url, verbose=False)
+            started = time.perf_counter()
+            first = client.predict(questions[0], api_name="/ask")
+            first_s = time.perf_counter() - started
+            after_first = {"rss_mb": handle.memory_info().rss / MB, "peak_rss_mb": (peak_rss(process.pid) or 0) / MB}
+            clients = [Client(url, verbose=False) for _ in range(max(levels))]
+            rates = _levels(lambda t, q: clients[t].predict(q, api_name="/ask"), questions, levels, reps, per_run, 120)
+            after_all = {"rss_mb": handle.memory_info().rss / MB, "peak_rss_mb": (peak_rss(process.pid) or 0) / MB}
+    except Exception as exc:
+        say(f"  chat page unavailable ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})")
+        return {"available": False, "reason": str(exc)[:500]}
+    result = {"available": True, "start_s": start_s, "first_answer_s": first_s,
+              "first_answer": str(first.get("text", ""))[:120] if isinstance(first, dict) else str(first)[:120],
+              "after_first": after_first, "after_all": after_all, "gradio": rates}
+    say(f"  chat: up in {start_s:.1f}s, RSS after one answer {after_first['rss_mb']:.0f} MB (peak "
+        f"{after_first['peak_rss_mb']:.0f}); gradio " + ", ".join(f"{c} callers {v['answers_per_s']:.1f}/s"
+                                                             for c, v in rates.items())
+        + f"; RSS after all {after_all['rss_mb']:.0f} MB")
+    return result
+
+
+def measure_api_process_rss(settings, question: str) -> dict:
+    """Peak RSS of a fresh process answering one question through the Python API (stand-in for the chat page)."""
+    from evals.bench_proc import run_child
+
+    lines, sampler = run_child(["answer", str(settings.data_dir), settings.collection, question],
+                               settings.embedding_backend, 0.02)
+    return {"peak_rss_mb": sampler.peak / MB, "output": lines[-1:] }
+
+
+# -- 6: int8 against fp32 -----------------------------------------------------------------------------------------
+def _dense(bot, question: str, k: int) -> list:
+    from assistant.types import Passage
+
+    got = bot.retriever.store.query(bot.embedder.query_vector(question), k)
+    return [Passage(source=m["source"], title=m.get("title", ""), text=t, start=m["start"], end=m["end"],
+                    line_start=m["line_start"], line_end=m["line_end"], page=m.get("page"), chunk_ids=(i,))
+            for i, t, m in zip(got["ids"][0], got["documents"][0], got["metadatas"][0])]
+
+
+def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: int | None = None) -> dict:
+    """hit@5 and MRR@5 of int8 and fp32 collections of the same documents: hybrid retrieval and dense alone."""
+    from assistant import condense
+    from assistant.api import Assistant
+    from evals import metrics
+    from evals.harness import pick
+    from ingest.pipeline import Ingestor
+
+    results = {}
+    for name, dataset in datasets:
+        items = pick([item for item in dataset.items if item.evidence], limit)
+        questions = [condense.rewrite(i.question, list(i.history)) if i.history else i.question for i in items]
+        per_backend = {}
+        for backend in ("int8", "fp32"):
+            settings = settings_for(f"parity-{name}-{backend}"[:60], backend)
+            report = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
+            bot = Assistant(settings)
+            scores = {}
+            for mode, retrieve in (("hybrid", lambda q: bot.retriever.passages(q, k)), ("dense", lambda q: _dense(bot, q, k))):
+                ranked = [retrieve(q) for q in questions]
+                scores[mode] = {
+                    "hit@5": 100 * float(np.mean([metrics.hit_at(p, i.evidence, k) for p, i in zip(ranked, items)])),
+                    "mrr@5": 100 * float(np.mean([metrics.reciprocal_rank(p[:k], i.evidence) for p, i in zip(ranked, items)])),
+                }
+            per_backend[backend] = {"ingest_s": report.seconds, "chunks": report.added, **scores}
+        deltas = {mode: {metric: per_backend["int8"][mode][metric] - per_backend["fp32"][mode][metric]
+                         for metric in ("hit@5", "mrr@5")} for mode in ("hybrid", "dense")}
+        results[name] = {"questions": len(items), **per_backend, "int8_minus_fp32_points": deltas,
+                         "ingest_speedup": per_backend["fp32"]["ingest_s"] / per_backend["int8"]["ingest_s"],
+                         "parity": {mode: all(d >= -1.0 for d in deltas[mode].values()) for mode in deltas},
+                         "within_1_point": {mode: all(abs(d) <= 1.0 for d in deltas[mode].values()) for mode in deltas}}
+        say(f"  {name} ({len(items)} questions): " + "; ".join(
+            f"{mode} hit@5 {per_backend['int8'][mode]['hit@5']:.1f} vs {per_backend['fp32'][mode]['hit@5']:.1f}, "
+            f"MRR {per_backend['int8'][mode]['mrr@5']:.1f} vs {per_backend['fp32'][mode]['mrr@5']:.1f}"
+            for mode in ("hybrid", "dense")) + " (int8 vs fp32)")
+    return results
+
+
+# -- 7: memory while ingesting a large corpus ------------------------------------------------------------------------
+def measure_memory(work: Path, megabytes: float, stub: bool, backend: str, say: Say) -> dict:
+    """Peak RSS of a fresh process ingesting a generated corpus, and how RSS moves over the ingest (flat or growing)."""
+    from evals.bench_corpus import write_large_corpus
+    from evals.bench_proc import run_child
+
+    corpus = work / "large-corpus"
+    files = write_large_corpus(corpus, megabytes)
+    size = sum(path.stat().st_size for path in files)
+    say(f"  ingesting {size / MB:.0f} MB in {len(files)} files in a child process ({'stub' if stub else 'real'} encoder)")
+    lines, sampler = run_child(["memory", str(corpus), str(work / "memory-data"), "stub" if stub else "real"], backend, 0.1)
+    ready = float(next(line.split()[1] for line in lines if line.startswith("ready")))
+    _, added, seconds, failed = next(line for line in lines if line.startswith("done")).split()
+    points = [(t, rss) for t, rss in sampler.points if t >= ready]
+    if not points:
+        points = sampler.points
+    span = points[-1][0] - points[0][0] or 1.0
+
+    def at(fraction: float) -> float:
+        moment = points[0][0] + fraction * span
+        return max(rss for t, rss in points if t <= moment + 1e-9) / MB
+
+    at_ready = points[0][1] / MB
+    vector_index_mb = int(added) * 384 * 4 / MB  # the HNSW index Chroma keeps in memory grows by this regardless
+    result = {
+        "corpus_mb": size / MB, "files": len(files), "encoder": "stub" if stub else "real", "chunks": int(added),
+        "ingest_s": float(seconds), "failed_files": int(failed), "rss_after_model_load_mb": at_ready,
+        "rss_at_mb": {f"{int(f * 100)}%": at(f) for f in (0.1, 0.25, 0.5, 0.75, 1.0)},
+        "peak_rss_mb": sampler.peak / MB, "vector_index_mb": vector_index_mb,
+    }
+    result["growth_mb"] = result["peak_rss_mb"] - result["rss_at_mb"]["10%"]
+    result["growth_beyond_vector_index_mb"] = result["growth_mb"] - vector_index_mb * 0.9
+    result["flat"] = result["growth_beyond_vector_index_mb"] < 100
+    say(f"  {int(added)} chunks in {float(seconds):.0f}s: RSS {at_ready:.0f} MB after load, peak {result['peak_rss_mb']:.0f} MB "
+        f"(growth {result['growth_mb']:.0f} MB after the first 10%, vector index {vector_index_mb:.0f} MB)")
+    return result

@@ -1,0 +1,130 @@
+"""The benchmark: its pieces on made-up figures (fast), and its quickest real run end to end (slow). No timed assertions."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from evals import bench
+from evals.bench_corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
+
+RATIO_FIELDS = ["ingest_vs_raw_same_backend", "ingest_vs_raw_fp32", "ingest_vs_naive", "raw_int8_vs_raw_fp32",
+                "naive_vs_raw_fp32", "reingest_speedup", "retrieval_p50_growth", "answer_p50_growth", "api_4_vs_1",
+                "api_8_vs_1"]
+METADATA_KEYS = {"source", "title", "start", "end", "line_start", "line_end", "index", "doc_hash", "n_chunks"}
+
+
+def fake_results() -> dict:
+    """The shape run_bench produces, with made-up numbers."""
+    totals = {step: {"seconds": 10.0, "chunks": 100, "chunks_per_s": 10.0, "mb_per_min": 1.0}
+              for step in ("raw_int8", "ingest_int8", "raw_fp32", "ingest_fp32", "naive")}
+    ingest_ratios = {"ingest_int8_vs_raw_int8": 0.9, "ingest_fp32_vs_raw_fp32": 0.95, "ingest_int8_vs_raw_fp32": 1.8,
+                     "raw_int8_vs_raw_fp32": 2.0, "ingest_int8_vs_naive": 1.9, "ingest_fp32_vs_naive": 1.0,
+                     "naive_vs_raw_fp32": 1.02}
+    latency = [{"scale": s, "chunks": s, "retrieval_p50_ms": p, "retrieval_p95_ms": 2 * p, "answer_p50_ms": 5 * p,
+                "answer_p95_ms": 9 * p, "index_build_s": 0.1, "retrieval_parts_p50_ms":
+                    {"embed": 1.0, "dense": 2.0, "lexical": 3.0, "version": 0.5, "count": 0.5}}
+               for s, p in ((1000, 10.0), (10000, 20.0), (100000, 40.0))]
+    parity_scores = {"hybrid": {"hit@5": 90.0, "mrr@5": 80.0}, "dense": {"hit@5": 85.0, "mrr@5": 70.0}}
+    results = {
+        "machine": {"cpus": 2}, "load_before": [0.5, 0.5, 0.5], "load_after": [1.0, 0.8, 0.6], "seconds": 300.0,
+        "config": {"corpus": "pydoc_data.topics", "backend_default": "int8", "questions": 60},
+        "ingest": {"bytes": 465000, "chunks": 100, "totals": totals, "ratios": ingest_ratios},
+        "reingest": {"median_s": 0.1, "speedup": 150.0},
+        "latency": latency,
+        "concurrency": {"shared": {str(n): {"answers_per_s": 10.0 + n} for n in (1, 4, 8)},
+                        "per_thread": {"8": {"answers_per_s": 17.0}}, "model_loads_during": 0,
+                        "rss_before_mb": 900.0, "rss_after_mb": 910.0},
+        "model_loads": ["int8", "fp32"],
+        "parity": {"peace-talks": {"questions": 45, "int8": parity_scores, "fp32": parity_scores,
+                                   "int8_minus_fp32_points": {"hybrid": {"hit@5": 0.0, "mrr@5": -0.5},
+                                                              "dense": {"hit@5": 1.0, "mrr@5": 0.2}},
+                                   "parity": {"hybrid": True, "dense": True}}},
+    }
+    results["ratios"] = bench.ratios(results)
+    results["targets"] = bench.targets(results)
+    return results
+
+
+def test_ratios_and_targets_from_figures():
+    results = fake_results()
+    assert set(RATIO_FIELDS) <= set(results["ratios"])
+    assert results["ratios"]["ingest_vs_raw_fp32"] == 1.8
+    assert results["ratios"]["retrieval_p50_growth"] == 4.0
+    assert results["ratios"]["api_8_vs_1"] == pytest.approx(18 / 11)
+    met = {row["name"]: row["met"] for row in results["targets"]}
+    assert met["ingest_vs_raw_fp32"] is True and met["retrieval_p50_ms_at_100k"] is True
+    assert met["answer_p50_ms_at_10k"] is True  # 100 ms
+    assert met["parity_points_min"] is True  # worst hybrid delta -0.5 points
+    assert met["reingest_speedup"] is True
+
+
+def test_table_and_plot(tmp_path):
+    results = fake_results()
+    text = bench.table(results)
+    for expected in ("1. Ingest throughput", "3. Query latency", "6. int8 vs fp32", "target"):
+        assert expected in text
+    bench.write_outputs(results, tmp_path)
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "bench.json").read_text())["ratios"]["reingest_speedup"] == 150.0
+
+
+def test_parse_scales():
+    assert bench.parse_scales("1000,10k, 100000") == [1000, 10000, 100000]
+    with pytest.raises(Exception):
+        bench.parse_scales("many")
+
+
+def test_corpus_groups_and_question_variants(tmp_path):
+    files = write_pydoc_corpus(tmp_path, 30_000)
+    assert files and sum(p.stat().st_size for p in files) <= 30_000
+    groups = split_groups(files, 3)
+    assert sorted(p for g in groups for p in g) == sorted(files) and len(groups) == 3
+    sizes = [sum(p.stat().st_size for p in g) for g in groups]
+    assert max(sizes) - min(sizes) <= max(p.stat().st_size for p in files)
+    rounds = [variants(PYDOC_QUESTIONS[:3], r) for r in range(30)]
+    assert len({q for r in rounds for q in r}) == 90  # every round phrases every question anew
+    assert len(PYDOC_QUESTIONS) >= 50
+
+
+def test_synthetic_chunks_look_real():
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((4, 384)).astype(np.float32)
+    texts = ["one two three four five six seven", "b\nc", "alpha beta gamma delta epsilon zeta eta theta", "e"]
+    real = {"embeddings": vectors / np.linalg.norm(vectors, axis=1, keepdims=True), "documents": texts}
+    batches = list(synthetic_batches(real, 8, 25, "/syn", 10))
+    assert [len(ids) for ids, *_ in batches] == [10, 10, 5]
+    ids, vecs, docs, metas = batches[0]
+    assert ids[0] == "bench-synthetic-0000008" and len(set(ids)) == 10
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert all(set(m) == METADATA_KEYS for m in metas)
+    assert docs[1] == "b\nc" and metas[1]["line_end"] == metas[1]["line_start"] + 1  # line breaks are kept
+    assert docs[0] != texts[0] and len(docs[0].split()) == 7  # a word swapped, so copies never share sentences
+    assert docs[0] != docs[4]  # two copies of the same real chunk differ too
+    assert all(m["end"] - m["start"] == len(d) for m, d in zip(metas, docs))
+
+
+def test_cli_registers_bench():
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--help"])
+    assert result.exit_code == 0
+    for option in ("--corpus", "--scale", "--out", "--quick", "--memory"):
+        assert option in result.output
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_ratios_and_plot(tmp_path):
+    """The quickest real run (tiny corpus, small scales): every ratio field is there, the plot is written."""
+    results = bench.run_bench(out=tmp_path, quick=True, log=lambda line: None)
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    for field in RATIO_FIELDS:
+        assert isinstance(saved["ratios"][field], float), field
+    assert {row["name"] for row in saved["targets"]} == set(bench.TARGETS)
+    assert [row["scale"] for row in saved["latency"]] == [150, 400]
+    assert saved["concurrency"]["model_loads_during"] == 0
+    assert saved["parity"]["peace-talks"]["questions"] > 0
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+    assert "1. Ingest throughput" in bench.table(results)
