@@ -10,7 +10,8 @@ from assistant.types import Citation, Passage
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|above|previous)\b"
-    r"|\b(you must|you are now|system prompt|new instructions)\b", re.I)
+    r"|\b(you must|you are now|system prompt|new instructions)\b"
+    r"|^\s*(please\s+)?(reply|respond)\b|\b(reply|respond)\s+only\b|^\s*(assistant|system|user)\s*:", re.I)
 
 
 class Verifier:

@@ -71,6 +71,7 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     reps = 1 if quick else max(1, reps)
     base = Settings()
     counter = measure.LoadCounter().install()
+    cpu_started = _cpu_times()
     results: dict = {"machine": _machine(), "load_before": load_average(),
                      "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
                                 "embedding_model": base.embedding_model, "k": base.k}}
@@ -158,6 +159,7 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
         counter.uninstall()
     results["model_loads"] = counter.loads
     results["load_after"] = load_average()
+    results["other_processes_cpu"] = _other_cpu(cpu_started)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["ratios"] = ratios(results)
     results["targets"] = targets(results)
@@ -172,6 +174,25 @@ def attempt(name: str, log, fn, *args) -> dict:
     except Exception as exc:
         log(f"  {name} failed: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}")
         return {"error": f"{type(exc).__name__}: {str(exc)[:1000]}"}
+
+
+def _cpu_times() -> tuple[float, float, float]:
+    """(wall clock, busy CPU seconds of the whole machine, CPU seconds of this process and its waited-for children)."""
+    import psutil
+
+    machine = psutil.cpu_times()
+    own = psutil.Process().cpu_times()
+    busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+    return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system
+
+
+def _other_cpu(started: tuple[float, float, float]) -> float | None:
+    """Share of the machine's CPU that other processes used since `started` (0: we had it to ourselves)."""
+    try:
+        wall, busy, own = (now - then for now, then in zip(_cpu_times(), started))
+        return round(max(0.0, (busy - own) / (wall * (os.cpu_count() or 1))), 3)
+    except Exception:  # psutil without these counters on this platform
+        return None
 
 
 def _machine() -> dict:
@@ -238,15 +259,21 @@ def table(results: dict) -> str:
     t = ingest["totals"]
     add(f"Benchmark ({results['config']['corpus']}, {ingest['bytes'] / 1024:.0f} KB, {ingest['chunks']} chunks; "
         f"load {results['load_before']} -> {results['load_after']}; {results['seconds']:.0f} s)")
+    others = results.get("other_processes_cpu")
+    if others is not None:
+        add(f"Other processes used {100 * others:.0f}% of the machine's CPU during the run"
+            + (": the machine was busy, so these figures are not reliable (torch's threads stall when cores are "
+               "taken); run again on a quiet machine" if others > 0.10 else "."))
     add("")
-    add("1. Ingest throughput (medians of per-repetition ratios; totals below)")
+    add(f"1. Ingest throughput: {ingest['repetitions']} parts, each method side by side with its baseline on the same part "
+        "(the fp32 baselines on every other part)")
     add(f"   {'':24}{'chunks/s':>10}{'MB/min':>9}{'seconds':>9}")
     for step, label in (("raw_int8", "raw encode int8"), ("ingest_int8", "ingest int8"), ("raw_fp32", "raw encode fp32"),
                         ("ingest_fp32", "ingest fp32"), ("naive", "naive LangChain (fp32)")):
         if step in t:
             add(f"   {label:24}{t[step]['chunks_per_s']:>10.1f}{t[step]['mb_per_min']:>9.2f}{t[step]['seconds']:>9.1f}")
     for name, value in ingest["ratios"].items():
-        add(f"   {name:32} {value:6.2f}")
+        add(f"   {name:32} {'-' if value is None else f'{value:6.2f}':>6}   (median of {ingest['samples'][name]} part{'s' if ingest['samples'][name] != 1 else ''})")
     r = results["reingest"]
     add(f"2. Re-ingest: {r['median_s']:.2f} s in process ({r['speedup']:.0f}x faster than the first ingest)"
         + (f"; `assistant ingest` CLI {r['cli']['seconds']:.1f} s ({r['cli']['speedup']:.1f}x)" if "seconds" in r.get("cli", {}) else ""))

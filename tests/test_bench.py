@@ -31,7 +31,9 @@ def fake_results() -> dict:
     results = {
         "machine": {"cpus": 2}, "load_before": [0.5, 0.5, 0.5], "load_after": [1.0, 0.8, 0.6], "seconds": 300.0,
         "config": {"corpus": "pydoc_data.topics", "backend_default": "int8", "questions": 60},
-        "ingest": {"bytes": 465000, "chunks": 100, "totals": totals, "ratios": ingest_ratios},
+        "ingest": {"bytes": 465000, "chunks": 100, "totals": totals, "ratios": ingest_ratios, "repetitions": 6,
+                   "samples": {name: 6 for name in ingest_ratios}},
+        "other_processes_cpu": 0.02,
         "reingest": {"median_s": 0.1, "speedup": 150.0},
         "latency": latency,
         "concurrency": {"shared": {str(n): {"answers_per_s": 10.0 + n} for n in (1, 4, 8)},
