@@ -124,11 +124,11 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
                 results["reingest"]["cli"] = cli
             mark("reingest")
             question = questions[0]
-            per_run = 8 if quick else 24
+            per_run = 8 if quick else 16
             if subprocesses:
                 log("[4/7] cold start and the chat process")
                 results["cold_start"] = attempt("cold start", log, measure.measure_cold_start, default, question, 3, log)
-                chat = measure.measure_chat(default, questions, LEVELS, reps, 16, log)
+                chat = measure.measure_chat(default, questions, LEVELS, reps, 12, log)
                 if not chat.get("available"):
                     chat["api_process"] = attempt("API process RSS", log, measure.measure_api_process_rss, default,
                                                   question)
@@ -139,7 +139,8 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
             log("[5/7] answers per second with 1, 4 and 8 threads on the Python API")
             results["concurrency"] = measure.measure_api_concurrency(default, questions, LEVELS, reps, per_run, counter, log)
             mark("concurrency")
-            log(f"[3/7] query latency at {', '.join(map(str, scales))} chunks, {len(questions)} questions each")
+            log(f"[3/7] query latency at {', '.join(map(str, scales))} chunks: {len(questions)} questions retrieved, "
+                f"{min(50, len(questions))} answered")
             results["latency"] = measure.measure_scales(default, scales, questions, log, profile_dir)
             mark("latency")
             log("[6/7] int8 against fp32: retrieval parity")
@@ -307,6 +308,10 @@ def table(results: dict) -> str:
         add(f"   model loads in this process: {results['model_loads']} (during the concurrency runs: "
             f"{c['model_loads_during']}); per-thread Assistants, {max(LEVELS)} callers: "
             f"{c['per_thread'][str(max(LEVELS))]['answers_per_s']:.1f}/s; RSS {c['rss_before_mb']:.0f} -> {c['rss_after_mb']:.0f} MB")
+        slowest = [v.get("slowest_s", 0) for v in c["shared"].values()]
+        if chat and chat.get("available"):
+            slowest += [v.get("slowest_s", 0) for v in chat["gradio"].values()]
+        add(f"   slowest single answer in any concurrency run: {max(slowest):.2f} s (a model load would take seconds)")
     add(f"6. int8 vs fp32: raw encode {ingest['ratios']['raw_int8_vs_raw_fp32']:.2f}x")
     for name, data in results.get("parity", {}).items():
         for mode in ("hybrid", "dense"):
@@ -320,7 +325,8 @@ def table(results: dict) -> str:
         add(f"7. Memory ({m['corpus_mb']:.0f} MB, {m['chunks']} chunks, {m['encoder']} encoder, {m['ingest_s']:.0f} s): "
             f"peak RSS {m['peak_rss_mb']:.0f} MB, {m['rss_after_model_load_mb']:.0f} after model load; RSS at "
             + ", ".join(f"{k} {v:.0f}" for k, v in m["rss_at_mb"].items())
-            + f" MB; vector index {m['vector_index_mb']:.0f} MB -> {'flat' if m['flat'] else 'GROWS'}")
+            + f" MB; second half +{m['growth_per_chunk_kb']:.1f} KB per chunk stored (Chroma's in-memory index: "
+              f"{m['vector_kb_per_chunk']:.1f} KB of vector each, plus links) -> {'flat' if m['flat'] else 'GROWS'}")
     else:
         add("7. Memory: not measured (--memory or --memory-mb N)")
     add("   seconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("section_seconds", {}).items()))
@@ -352,8 +358,9 @@ def plot(results: dict, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("chunks in the collection")
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"Query latency vs collection size ({results['config']['questions']} questions, "
-                 f"{results['machine']['cpus']} CPUs)", fontsize=10)
+    answered = rows[0].get("answered", results["config"]["questions"]) if rows else 0
+    ax.set_title(f"Query latency vs collection size ({results['config']['questions']} questions retrieved, {answered} "
+                 f"answered; {results['machine']['cpus']} CPUs)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -383,9 +390,10 @@ def bench_command(
                                                  "(default 1000,10000,100000; --quick: 150,400).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.png.")] = Path("bench-out"),
     quick: Annotated[bool, typer.Option(help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
-    reps: Annotated[int, typer.Option(min=1, help="Repetitions (the corpus is split in this many interleaved parts).")] = 3,
-    memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus with the real "
-                                              "encoder (long: ~25 min on 2 cores).")] = False,
+    reps: Annotated[int, typer.Option(min=1, help="Repetitions of each measurement; ingest splits the corpus into "
+                                                  "2 x REPS interleaved parts.")] = 3,
+    memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus (~115k chunks) with "
+                                              "the real encoder: about an hour on 2 cores.")] = False,
     memory_mb: Annotated[Optional[float], typer.Option(
         help=f"Size of the memory run's generated corpus in MB (0: skip). Without --memory the encoder is stubbed, so "
              f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,

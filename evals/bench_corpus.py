@@ -159,7 +159,7 @@ def variants(questions: list[str], round_: int) -> list[str]:
 def synthetic_batches(real: dict, start: int, count: int, folder: str, batch: int, seed: int = 0):
     """Batches of (ids, vectors, documents, metadatas) for `count` made-up chunks numbered from `start`.
 
-    Each is a real chunk's text with every fifth word swapped for a random word of the corpus (so BM25 sees real term
+    Each is a real chunk's text with every fifth plain word swapped for a random word of the corpus (BM25 sees real term
     statistics, and no two chunks share sentences: the answerer's sentence cache gets no unearned hits), the real vector
     plus noise (cosine ~0.86 to it, so the vector index holds clusters as real text does), in made-up files of 20 chunks
     with real-looking metadata."""
@@ -179,7 +179,7 @@ def synthetic_batches(real: dict, start: int, count: int, folder: str, batch: in
             swapped = list(words[pick])
             positions = range(number % 5, len(swapped), 5)
             for position, choice in zip(positions, rng.integers(0, len(vocabulary), len(positions))):
-                if "\n" not in swapped[position]:
+                if swapped[position].isalpha():  # words only: punctuation and line breaks, so sentences, stay
                     swapped[position] = vocabulary[choice]
             text = " ".join(swapped)
             file_number, index = divmod(number, per_file)

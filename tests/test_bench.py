@@ -1,7 +1,6 @@
 """The benchmark: its pieces on made-up figures (fast), and its quickest real run end to end (slow). No timed assertions."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +39,9 @@ def fake_results() -> dict:
                         "per_thread": {"8": {"answers_per_s": 17.0}}, "model_loads_during": 0,
                         "rss_before_mb": 900.0, "rss_after_mb": 910.0},
         "model_loads": ["int8", "fp32"],
+        "memory": {"corpus_mb": 50.0, "chunks": 115137, "encoder": "stub", "ingest_s": 404.0, "peak_rss_mb": 1069.0,
+                   "rss_after_model_load_mb": 693.0, "rss_at_mb": {"10%": 797.0, "100%": 1069.0},
+                   "growth_per_chunk_kb": 2.7, "vector_kb_per_chunk": 1.5, "flat": True},
         "parity": {"peace-talks": {"questions": 45, "int8": parity_scores, "fp32": parity_scores,
                                    "int8_minus_fp32_points": {"hybrid": {"hit@5": 0.0, "mrr@5": -0.5},
                                                               "dense": {"hit@5": 1.0, "mrr@5": 0.2}},
@@ -66,7 +68,7 @@ def test_ratios_and_targets_from_figures():
 def test_table_and_plot(tmp_path):
     results = fake_results()
     text = bench.table(results)
-    for expected in ("1. Ingest throughput", "3. Query latency", "6. int8 vs fp32", "target"):
+    for expected in ("1. Ingest throughput", "3. Query latency", "6. int8 vs fp32", "7. Memory (50 MB", "-> flat", "target"):
         assert expected in text
     bench.write_outputs(results, tmp_path)
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
