@@ -16,6 +16,16 @@ SAMPLE = SAMPLE_DIR / "peace-talks.txt"
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory):
+    """No test, session fixture or CLI a test starts sees the caller's ASSISTANT_* variables or the home store."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("ASSISTANT_")]:
+            patch.delenv(name)
+        patch.setenv("ASSISTANT_DATA_DIR", str(tmp_path_factory.mktemp("default-store")))
+        yield
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path / "data", collection="test-docs")
