@@ -20,6 +20,9 @@ CATEGORIES = {  # category -> answerable
 }
 FIELDS = {"id", "question", "history", "answers", "evidence", "answerable", "category", "split"}
 LINE_FORMATS = {".txt", ".md", ".html"}
+# Question words too common to count as shared key words between a paraphrase question and its quote.
+FUNCTION_WORDS = {"what", "which", "when", "does", "with", "from", "that", "this", "have", "been", "must", "should",
+                  "into", "their", "there", "than", "much", "each", "after", "before", "they", "them", "were", "will"}
 
 
 def norm(text: str) -> str:
@@ -142,6 +145,10 @@ def test_item_is_valid(item):
     quotes = [norm(e["quote"]) for e in item["evidence"]]
     for answer in item["answers"]:
         assert any(norm(answer) in quote for quote in quotes), f"answer {answer!r} is in no gold quote"
+    if item["category"] == "paraphrase":
+        key_words = {w for w in re.findall(r"\w+", item["question"].lower()) if len(w) >= 4} - FUNCTION_WORDS
+        shared = key_words & set(re.findall(r"\w+", " ".join(quotes).lower()))
+        assert not shared, f"a paraphrase shares key words with its quote: {shared}"
     for evidence in item["evidence"]:
         assert set(evidence) <= {"source", "quote", "line", "page"}
         assert quote_problem(evidence) is None, quote_problem(evidence)

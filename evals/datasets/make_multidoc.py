@@ -1,4 +1,4 @@
-"""Writes the multidoc set's binary documents (a wrapped multi-page PDF and a DOCX) from the text below; run after editing it."""
+"""Writes the multidoc set's PDF (wrapped, hyphenated, five pages) and DOCX from the text below; rerun after edits."""
 
 import re
 from datetime import datetime, timezone
@@ -15,7 +15,7 @@ HYPHENATION = [
     "ac-counts", "au-thor-is-ing", "cel-e-bra-tion", "col-lapsed", "con-struc-tion", "Con-struc-tion",
     "in-dus-tri-al", "main-tain-ing", "nav-i-ga-tion", "orig-i-nal-ly", "Par-lia-ment", "pho-to-graphs",
     "re-spon-si-ble", "res-to-ra-tion", "school-teach-er", "Sep-tem-ber", "struc-tures", "struc-ture",
-    "su-per-vis-ing", "through-out", "com-mer-cial", "re-cord-ed", "sur-viv-ing", "rea-son", "re-sid-ent",
+    "su-per-vis-ing", "through-out", "com-mer-cial", "re-cord-ed", "sur-viv-ing", "re-sid-ent",
 ]
 SOFT_HYPHEN = "\u00ad"
 
@@ -134,7 +134,9 @@ def write_docx(path: Path) -> None:
     """The course syllabus: headings, paragraphs, bullet and numbered lists and two tables."""
     doc = Document()
     doc.add_heading("ENVS 214: Urban Ecology", level=0)
-    doc.add_paragraph("Autumn Semester 2025 · 3 credits · Tuesdays and Thursdays, 10:30-11:50, Hartley Building, Room 2.14")
+    doc.add_paragraph(
+        "Autumn Semester 2025 · 3 credits · Tuesdays and Thursdays, 10:30-11:50, Hartley Building, Room 2.14"
+    )
 
     doc.add_heading("Teaching staff", level=1)
     doc.add_paragraph(
