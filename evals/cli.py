@@ -10,6 +10,13 @@ def eval_command(
     dataset: Annotated[str, typer.Option(help="A bundled set's name, or a .jsonl / SQuAD .json file.")] = "peace-talks",
     format: Annotated[Optional[str], typer.Option(help="jsonl or squad (default: from the file name).")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="Documents of a .jsonl set (default: the folder named like the file).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="dev or test: ask only that half of a bundled set.")] = None,
+    exclude_articles: Annotated[Optional[str], typer.Option(
+        help="SQuAD: comma-separated article titles to leave out ('' for none; default for squad2-cs224n-dev: "
+             "the articles of squad2-dev-subset, the calibration set).")] = None,
+    holdout_articles: Annotated[int, typer.Option(
+        min=0, help="SQuAD: keep the last N articles out of the collection and ask their answerable questions, "
+                    "which should then be refused (category out-of-collection).")] = 0,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Ask only N items, spread evenly over the set.")] = None,
     mode: Annotated[Optional[str], typer.Option(help="extractive or llm.")] = None,
     llm: Annotated[Optional[str], typer.Option(help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")] = None,
@@ -19,6 +26,10 @@ def eval_command(
     compare: Annotated[Optional[Path], typer.Option(help="An earlier report.json to show deltas against.")] = None,
     fail_under: Annotated[Optional[list[str]], typer.Option(
         help="METRIC=VALUE: exit 1 when METRIC is worse than VALUE (repeatable; names in evals/README.md).")] = None,
+    suite: Annotated[bool, typer.Option(
+        help="Run the whole evaluation (evals/suite.py) and print one table; takes --mode, --llm, --k, --out, --external.")] = False,
+    external: Annotated[Optional[Path], typer.Option(
+        help="--suite: the folder holding squad2-cs224n-dev/ (default: ../shared/external-eval beside the project).")] = None,
 ):
     """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
     from assistant.cli import fail, settings_from
@@ -29,11 +40,24 @@ def eval_command(
     from evals.report import load_metrics, summary, write_reports
 
     settings = settings_from(mode=mode, llm=llm, k=k)
+    if suite:
+        from evals.suite import run_suite, suite_sections
+
+        if fail_under or compare or judge:
+            fail("--suite prints one table; --fail-under, --compare and --judge apply to a single dataset")
+        try:
+            typer.echo(run_suite(suite_sections(external), settings, out))
+        except (ValueError, AssistantError) as exc:
+            fail(str(exc), 1)
+        return
+    if split not in (None, "dev", "test"):
+        fail(f"--split {split!r}: use dev or test")
     # Everything that can be wrong with the arguments fails now, before a long run.
     try:
         gates = [parse_gate(gate, metric_names(settings.k, bool(judge))) for gate in fail_under or []]
         old = load_metrics(compare) if compare else None
-        data = load_dataset(dataset, format, corpus)
+        excluded = None if exclude_articles is None else [t.strip() for t in exclude_articles.split(",") if t.strip()]
+        data = load_dataset(dataset, format, corpus, split, excluded, holdout_articles)
     except ValueError as exc:
         fail(str(exc))
     try:

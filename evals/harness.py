@@ -23,13 +23,18 @@ class Row(BaseModel):
     item: Item
     answer: Answer
     scores: dict[str, float | None]
-    passed: bool  # answerable: answered and contains a reference; unanswerable: refused
+    failure: str = ""  # why the item failed (`why_failed`); empty when it passed
+
+    @property
+    def passed(self) -> bool:
+        return not self.failure
 
 
 class Report(BaseModel):
     """A run: its metrics (overall and by category), the settings used, and every row."""
 
     dataset: str
+    notes: list[str] = []  # what the run left out or changed, e.g. excluded articles, the split asked
     settings: dict
     ingest: dict  # the ingest report, or {} when an existing collection was used
     metrics: dict[str, float | None]
@@ -47,7 +52,8 @@ def score_names(k: int, judged: bool = False) -> list[str]:
     """Per-item scores, in report order; their means are the run's metrics of the same names."""
     return [*(f"retrieval.hit@{c}" for c in cutoffs(k)), f"retrieval.recall@{k}", "retrieval.mrr", f"retrieval.ndcg@{k}",
             "answer.exact", "answer.f1", "answer.contains", "overall.exact", "overall.f1",
-            "citation.precision", "citation.recall", "citation.faithfulness", *(["judge.correct"] if judged else [])]
+            "citation.precision", "citation.located", "citation.recall", "verifier.accepted", "citation.faithfulness",
+            *(["judge.correct"] if judged else [])]
 
 
 def metric_names(k: int, judged: bool = False) -> list[str]:
@@ -73,17 +79,32 @@ def score_item(item: Item, answer: Answer, k: int) -> dict[str, float | None]:
         scores["answer.f1"] = scores["overall.f1"] = metrics.token_f1(text, item.answers)
         scores["answer.contains"] = metrics.contains_answer(text, item.answers)
         scores["citation.recall"] = metrics.citation_recall(answer.citations, gold)
+        scores["citation.located"] = metrics.citation_located(answer.citations, gold)
     else:  # SQuAD 2.0 style: refusing is the right answer to an unanswerable question
         scores["overall.exact"] = scores["overall.f1"] = float(answer.refused)
     scores["citation.precision"] = metrics.citation_precision(answer.citations, gold)
+    scores["verifier.accepted"] = metrics.verifier_accepted(answer.citations)
     if not answer.refused:
         scores["citation.faithfulness"] = metrics.faithfulness(answer.text, answer.citations)
     return {name: scores.get(name) for name in score_names(k)}
 
 
-def passed(item: Item, answer: Answer, scores: dict[str, float | None]) -> bool:
-    """Answerable: the answer contains a reference (a refusal contains nothing); unanswerable: refused."""
-    return scores["answer.contains"] == 1.0 if item.answerable else answer.refused
+def why_failed(item: Item, answer: Answer, scores: dict[str, float | None]) -> str:
+    """Why an item fails, or "" when it passes.
+
+    Answerable: answered, the answer contains a reference and some citation holds or locates gold evidence.
+    Unanswerable: refused.
+    """
+    if not item.answerable:
+        return "" if answer.refused else "answered, should refuse"
+    if answer.refused:
+        return "refused an answerable question"
+    reasons = []
+    if scores["answer.contains"] != 1.0:
+        reasons.append("no reference in the answer")
+    if not (scores["citation.precision"] or scores["citation.located"]):
+        reasons.append("cites no gold evidence")
+    return "; ".join(reasons)
 
 
 def aggregate(rows: list[Row], k: int, judged: bool = False) -> dict[str, float | None]:
@@ -128,7 +149,7 @@ def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings |
     rows = []
     for item, answer in zip(items, answers):
         scores = score_item(item, answer, settings.k)
-        rows.append(Row(item=item, answer=answer, scores=scores, passed=passed(item, answer, scores)))
+        rows.append(Row(item=item, answer=answer, scores=scores, failure=why_failed(item, answer, scores)))
     if judge:
         from evals.judge import judge_rows
 
@@ -136,6 +157,7 @@ def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings |
     categories = sorted({row.item.category for row in rows})
     return Report(
         dataset=dataset.name,
+        notes=dataset.notes,
         settings=settings.model_dump(mode="json", exclude={"llm_api_key"}) | ({"judge": judge} if judge else {}),
         ingest=ingested,
         metrics=aggregate(rows, settings.k, bool(judge)),

@@ -16,21 +16,57 @@ MARKER = re.compile(r"\[(\d+)\]")
 
 def holds(passage: Passage, evidence: Evidence) -> bool:
     """A passage holds gold evidence: same file name, and its span overlaps the quote or its text contains it."""
-    if Path(passage.source).name != Path(evidence.source).name:
+    if not same_file(passage.source, evidence.source):
         return False
     if evidence.quote and evidence.start is not None and passage.start < evidence.start + len(evidence.quote) and evidence.start < passage.end:
         return True
     if evidence.quote:
-        return " ".join(evidence.quote.split()) in " ".join(passage.text.split())
+        return squeeze(evidence.quote) in squeeze(passage.text)
     if evidence.line is not None:
         return passage.line_start <= evidence.line <= passage.line_end
     return True  # the evidence names only the document
 
 
-def cited_span(citation: Citation) -> Passage:
-    """A citation's quoted span as a passage, so it can be matched against gold evidence like one."""
-    return Passage(source=citation.source, title=citation.title, text=citation.quote, start=citation.start,
-                   end=citation.end, line_start=citation.line_start, line_end=citation.line_end, page=citation.page)
+def same_file(source: str, gold_source: str) -> bool:
+    return Path(source).name == Path(gold_source).name
+
+
+def squeeze(text: str) -> str:
+    """Whitespace-normalised text: PDF and HTML extraction wrap and space lines differently from the gold quote."""
+    return " ".join(text.split())
+
+
+def cites(citation: Citation, evidence: Evidence) -> bool:
+    """A citation's quoted span holds gold evidence: same file, and the cited and gold quotes overlap.
+
+    They overlap by char span when both offsets are known (plain-text files), else when one contains the other after
+    whitespace normalisation. Gold without a quote is matched by its location. Whether the verifier supports it
+    does not count.
+    """
+    if not same_file(citation.source, evidence.source):
+        return False
+    if not evidence.quote:
+        return located(citation, evidence)
+    if evidence.start is not None and citation.start < evidence.start + len(evidence.quote) and evidence.start < citation.end:
+        return True
+    cited, gold = squeeze(citation.quote), squeeze(evidence.quote)
+    return bool(cited) and (gold in cited or cited in gold)
+
+
+def located(citation: Citation, evidence: Evidence) -> bool:
+    """A citation names the gold location: the gold page within its pages, or the gold lines overlapping its lines.
+
+    Gold with neither (DOCX, HTML) is located by the quote; gold naming only the document by the file.
+    """
+    if not same_file(citation.source, evidence.source):
+        return False
+    if evidence.page is not None:
+        # Citations gain `page_end` when a quote spans pages; until then a citation covers one page.
+        last = getattr(citation, "page_end", None) or citation.page
+        return citation.page is not None and citation.page <= evidence.page <= last
+    if evidence.line is not None:
+        return citation.line_start <= (evidence.line_end or evidence.line) and evidence.line <= citation.line_end
+    return cites(citation, evidence) if evidence.quote else True
 
 
 # Retrieval: `passages` are ranked best first.
@@ -92,17 +128,34 @@ def contains_answer(prediction: str, references: list[str]) -> float:
 # Citations.
 
 def citation_precision(citations: list[Citation], evidence: list[Evidence]) -> float | None:
-    """Share of citations that hold gold evidence or support their sentence; None when nothing is cited."""
+    """Share of citations whose quoted span holds gold evidence; None when nothing is cited.
+
+    An unanswerable item has no gold evidence, so every citation it gets is wrong.
+    """
     if not citations:
         return None
-    return sum(c.supported or any(holds(cited_span(c), ev) for ev in evidence) for c in citations) / len(citations)
+    return sum(any(cites(c, ev) for ev in evidence) for c in citations) / len(citations)
 
 
 def citation_recall(citations: list[Citation], evidence: list[Evidence]) -> float | None:
     """Share of gold evidence pieces that some citation holds; None without gold evidence."""
     if not evidence:
         return None
-    return sum(any(holds(cited_span(c), ev) for c in citations) for ev in evidence) / len(evidence)
+    return sum(any(cites(c, ev) for c in citations) for ev in evidence) / len(evidence)
+
+
+def citation_located(citations: list[Citation], evidence: list[Evidence]) -> float | None:
+    """1 when some citation names the location of some gold evidence piece, else 0; None without gold evidence."""
+    if not evidence:
+        return None
+    return float(any(located(c, ev) for c in citations for ev in evidence))
+
+
+def verifier_accepted(citations: list[Citation]) -> float | None:
+    """Share of citations the verifier marked supported: what it accepts, right or wrong; None when nothing is cited."""
+    if not citations:
+        return None
+    return sum(c.supported for c in citations) / len(citations)
 
 
 def faithfulness(text: str, citations: list[Citation]) -> float | None:

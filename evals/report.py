@@ -7,12 +7,13 @@ from html import escape
 from pathlib import Path
 
 from evals.harness import STAGES, Report, Row
-from evals.metrics import cited_span, holds
+from evals.dataset import Evidence
+from evals.metrics import cites, holds
 
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}.num{text-align:right}
 .pass{color:#16803c;font-weight:bold}.fail{color:#b91c1c;font-weight:bold}blockquote{margin:2px 0;color:#555}
-td.item{max-width:28em}small{color:#666}"""
+td.item{max-width:28em}small{color:#666}.gold{background:#fef3c7}"""
 
 
 def load_metrics(path: Path) -> dict[str, float | None]:
@@ -57,8 +58,8 @@ def _header(old: dict | None) -> list[str]:
 
 def category_columns(report: Report) -> list[str]:
     k = report.settings["k"]
-    return ["items", "overall.pass", "answer.contains", "answer.f1", f"retrieval.hit@{k}", "citation.precision",
-            "citation.faithfulness", "refusal.recall", "refusal.answerable_refused"]
+    return ["items", "overall.pass", "answer.contains", "citation.precision", "citation.located", "verifier.accepted",
+            f"retrieval.hit@{k}", "refusal.recall", "refusal.answerable_refused"]
 
 
 def category_rows(report: Report) -> list[list[str]]:
@@ -72,13 +73,19 @@ def _title(report: Report) -> str:
             + (f", llm {s['llm']}" if s["mode"] == "llm" else "") + f", {report.seconds:.0f} s")
 
 
-def summary(report: Report, old: dict[str, float | None] | None = None) -> str:
-    """A plain-text metrics table for the terminal."""
-    rows = [_header(old)] + metric_rows(report.metrics, old)
+def text_table(rows: list[list[str]]) -> list[str]:
+    """Aligned plain-text lines: the header, a rule, the rows (first column left, the others right)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
-    return "\n".join([_title(report), lines[0], "-" * len(lines[0]), *lines[1:]])
+    return [lines[0], "-" * len(lines[0]), *lines[1:]]
+
+
+def summary(report: Report, old: dict[str, float | None] | None = None) -> str:
+    """Plain-text tables for the terminal: every metric, then the headline metrics per category."""
+    notes = [f"note: {note}" for note in report.notes]
+    by_category = text_table([["category", *category_columns(report)], *category_rows(report)])
+    return "\n".join([_title(report), *notes, *text_table([_header(old)] + metric_rows(report.metrics, old)), "", *by_category])
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -86,14 +93,23 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in line) + " |" for line in lines)
 
 
+def failures_by_category(report: Report) -> dict[str, list[Row]]:
+    """The failed rows, grouped by category (categories in report order)."""
+    return {c: failed for c in report.by_category if (failed := [r for r in report.rows if r.item.category == c and not r.passed])}
+
+
 def markdown(report: Report, old: dict[str, float | None] | None = None) -> str:
-    failed = [f"- `{r.item.id}` ({r.item.category}) {r.item.question} -> {r.answer.text} (references: {'; '.join(r.item.answers) or 'none: should refuse'})"
-              for r in report.rows if not r.passed]
+    failures = failures_by_category(report)
+    sections = []
+    for category, rows in failures.items():
+        lines = [f"- `{r.item.id}` {r.item.question} -> {r.answer.text} ({r.failure}; references: "
+                 f"{'; '.join(r.item.answers) or 'none: should refuse'})" for r in rows]
+        sections += [f"### {category} ({len(rows)})", "\n".join(lines)]
     return "\n\n".join([
-        f"# Evaluation: {_title(report)}",
+        f"# Evaluation: {_title(report)}", *report.notes,
         "## Metrics", _md_table(_header(old), metric_rows(report.metrics, old)),
         "## By category", _md_table(["category", *category_columns(report)], category_rows(report)),
-        f"## Failed items ({len(failed)})", "\n".join(failed) or "None.",
+        f"## Failed items ({sum(map(len, failures.values()))})", *(sections or ["None."]),
     ]) + "\n"
 
 
@@ -104,29 +120,44 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _where(source: str, line_start: int, line_end: int) -> str:
-    return f"{Path(source).name}:{line_start}" + (f"-{line_end}" if line_end != line_start else "")
+def _where(source: str, line_start: int, line_end: int, page: int | None = None) -> str:
+    lines = f"{Path(source).name}:{line_start}" + (f"-{line_end}" if line_end != line_start else "")
+    return lines + (f" p. {page}" if page else "")
+
+
+def _gold_where(ev: Evidence) -> str:
+    return Path(ev.source).name + (f":{ev.line}" if ev.line else "") + (f" p. {ev.page}" if ev.page else "")
+
+
+ITEM_HEADER = "<tr><th>#</th><th>question</th><th>answer</th><th>cited quote</th><th>gold quote</th><th>result</th></tr>"
 
 
 def _item_row(number: int, row: Row) -> str:
+    """Question, answer, cited quotes and gold quotes side by side; the retrieved passages fold away."""
     item, answer = row.item, row.answer
     history = "".join(f"<div><small>user: {escape(u)}<br>assistant: {escape(a)}</small></div>" for u, a in item.history)
     cited = "".join(
-        f"<div>[{c.number}] {escape(_where(c.source, c.line_start, c.line_end))}"
-        f" {'supported' if c.supported else '<b>unsupported</b>'}"
-        f"{', gold' if any(holds(cited_span(c), ev) for ev in item.evidence) else ''}"
+        f"<div{' class=gold' if any(cites(c, ev) for ev in item.evidence) else ''}>[{c.number}] "
+        f"{escape(_where(c.source, c.line_start, c.line_end, c.page))}"
+        f" {'verified' if c.supported else '<b>unverified</b>'}"
         f"<blockquote>{escape(c.quote)}</blockquote></div>" for c in answer.citations)
     retrieved = "".join(
-        f"<div>{rank}. {escape(_where(p.source, p.line_start, p.line_end))} score {p.score:.3f}"
+        f"<div>{rank}. {escape(_where(p.source, p.line_start, p.line_end, p.page))} score {p.score:.3f}"
         f"{' <b>gold</b>' if any(holds(p, ev) for ev in item.evidence) else ''}<blockquote>{escape(p.text)}</blockquote></div>"
         for rank, p in enumerate(answer.passages, 1))
-    references = "<br>".join(escape(a) for a in item.answers) or "<i>none: should refuse</i>"
-    verdict = '<span class="pass">PASS</span>' if row.passed else '<span class="fail">FAIL</span>'
+    gold = "".join(f"<div>{escape(_gold_where(ev))}<blockquote>{escape(ev.quote)}</blockquote></div>" for ev in item.evidence)
+    references = "<br>".join(escape(a) for a in item.answers)
+    verdict = '<span class="pass">PASS</span>' if row.passed else f'<span class="fail">FAIL</span><br><small>{escape(row.failure)}</small>'
     return (f"<tr><td>{number}</td><td class=item><b>{escape(item.id)}</b> <small>{escape(item.category)}</small>{history}"
             f"<div>{escape(item.question)}</div></td>"
-            f"<td class=item>{'<i>refused</i> ' if answer.refused else ''}{escape(answer.text)}</td><td>{references}</td>"
-            f"<td class=item>{cited}<details><summary>{len(answer.passages)} retrieved</summary>{retrieved}</details></td>"
+            f"<td class=item>{'<i>refused</i> ' if answer.refused else ''}{escape(answer.text)}</td>"
+            f"<td class=item>{cited or '<i>nothing cited</i>'}<details><summary>{len(answer.passages)} retrieved</summary>{retrieved}</details></td>"
+            f"<td class=item>{gold or '<i>none: should refuse</i>'}{f'<div><small>references: {references}</small></div>' if references else ''}</td>"
             f"<td>{verdict}</td></tr>")
+
+
+def _items_table(rows: list[Row]) -> str:
+    return f"<table>{ITEM_HEADER}{''.join(_item_row(n, row) for n, row in enumerate(rows, 1))}</table>"
 
 
 def _png(figure) -> str:
@@ -173,12 +204,16 @@ def latency_plot(report: Report) -> str:
 def to_html(report: Report, old: dict[str, float | None] | None = None) -> str:
     plots = "".join(f'<img alt="{name}" src="data:image/png;base64,{png}">'
                     for name, png in (("metrics by category", category_plot(report)), ("latency", latency_plot(report))))
-    items = "".join(_item_row(n, row) for n, row in enumerate(report.rows, 1))
+    failures = failures_by_category(report)
+    failed = "".join(f"<h3>{escape(category)} ({len(rows)})</h3>{_items_table(rows)}" for category, rows in failures.items())
+    passed = [row for row in report.rows if row.passed]
     settings = ", ".join(f"{name}={value}" for name, value in report.settings.items())
+    notes = "".join(f"<p>{escape(note)}</p>" for note in report.notes)
     return (f"<!doctype html><html><head><meta charset=utf-8><title>Evaluation: {escape(report.dataset)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>Evaluation: {escape(_title(report))}</h1>"
+            f"<style>{STYLE}</style></head><body><h1>Evaluation: {escape(_title(report))}</h1>{notes}"
             f"<p><small>{escape(settings)}</small></p>"
             f"<h2>Metrics</h2>{_html_table(_header(old), metric_rows(report.metrics, old))}"
             f"<h2>By category</h2>{_html_table(['category', *category_columns(report)], category_rows(report))}{plots}"
-            f"<h2>Items</h2><table><tr><th>#</th><th>question</th><th>answer</th><th>references</th>"
-            f"<th>cited passages</th><th>result</th></tr>{items}</table></body></html>\n")
+            f"<h2>Failures ({len(report.rows) - len(passed)}), by category</h2>{failed or '<p>None.</p>'}"
+            f"<h2>Passed ({len(passed)})</h2><details><summary>show</summary>{_items_table(passed)}</details>"
+            "</body></html>\n")
