@@ -44,9 +44,11 @@ test: $(VENV)/.test browser
 clean:
 	rm -rf $(VENV)
 
-# The evaluation gate CI applies: the bundled set must keep the levels reached (minus a small margin).
+# The evaluation gate CI applies: the bundled set must keep the levels measured (minus a small margin) on the metrics
+# that can fail (evals/README.md). Measured 2026-11-28, extractive, k=5: pass 0.694, precision 0.582, located 0.778,
+# contains 0.756, refusal recall 0.529, answerable refused 0.089, hit@5 1.000.
 eval-gate: $(VENV)/.base
 	$(VENV)/bin/assistant eval --out eval-out \
-		--fail-under retrieval.hit@5=0.95 --fail-under citation.precision=0.95 \
-		--fail-under answer.contains=0.75 --fail-under refusal.recall=0.50 \
-		--fail-under refusal.answerable_refused=0.10
+		--fail-under overall.pass=0.65 --fail-under citation.precision=0.55 --fail-under citation.located=0.74 \
+		--fail-under answer.contains=0.72 --fail-under refusal.recall=0.47 \
+		--fail-under refusal.answerable_refused=0.12 --fail-under retrieval.hit@5=0.95

@@ -17,6 +17,7 @@ def eval_command(
     holdout_articles: Annotated[int, typer.Option(
         min=0, help="SQuAD: keep the last N articles out of the collection and ask their answerable questions, "
                     "which should then be refused (category out-of-collection).")] = 0,
+    category: Annotated[Optional[list[str]], typer.Option(help="Ask only the items of this category (repeatable).")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Ask only N items, spread evenly over the set.")] = None,
     mode: Annotated[Optional[str], typer.Option(help="extractive or llm.")] = None,
     llm: Annotated[Optional[str], typer.Option(help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")] = None,
@@ -34,7 +35,7 @@ def eval_command(
     """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
     from assistant.cli import fail, settings_from
     from assistant.errors import AssistantError
-    from evals.dataset import load_dataset
+    from evals.dataset import load_dataset, only_categories
     from evals.gates import failed_gates, parse_gate
     from evals.harness import metric_names, run_eval
     from evals.report import load_metrics, summary, write_reports
@@ -58,6 +59,7 @@ def eval_command(
         old = load_metrics(compare) if compare else None
         excluded = None if exclude_articles is None else [t.strip() for t in exclude_articles.split(",") if t.strip()]
         data = load_dataset(dataset, format, corpus, split, excluded, holdout_articles)
+        data = only_categories(data, category) if category else data
     except ValueError as exc:
         fail(str(exc))
     try:

@@ -3,7 +3,7 @@
 import json
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -128,6 +128,15 @@ def _locate(ev: Evidence, corpus: Path, where: str) -> Evidence:
         raise ValueError(f"{where}: quote {ev.quote[:40]!r} is not {place} {ev.source}")
     match = found[0]
     return ev.model_copy(update={"start": match.start(), "line": line_of(match.start()), "line_end": line_of(match.end() - 1)})
+
+
+def only_categories(dataset: Dataset, categories: list[str]) -> Dataset:
+    """The dataset with only the items of these categories (e.g. out-of-collection); an unknown one is an error."""
+    present = sorted({item.category for item in dataset.items})
+    if unknown := [c for c in categories if c not in present]:
+        raise ValueError(f"--category {unknown[0]!r}: {dataset.name} has categories {', '.join(present)}")
+    items = [item for item in dataset.items if item.category in categories]
+    return replace(dataset, items=items, notes=[*dataset.notes, f"only {', '.join(categories)} ({len(items)} items)"])
 
 
 def calibration_titles(reporting: Path) -> list[str]:

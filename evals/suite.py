@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from assistant.settings import Settings
-from evals.dataset import EXTERNAL, OUT_OF_COLLECTION, REPORTING_SET, Dataset, load_dataset
+from evals.dataset import EXTERNAL, OUT_OF_COLLECTION, REPORTING_SET, Dataset, load_dataset, only_categories
 
 SQUAD_LIMIT = 200  # questions of the SQuAD reporting sample, spread evenly over its 15 articles
 HOLDOUT = 2  # articles kept out of the collection for the out-of-collection section
@@ -51,12 +51,6 @@ def eval_section(name: str, data: str, load: Callable[[], Dataset], limit: int |
     return Section(name, data, run)
 
 
-def out_of_collection(reporting: Path) -> Dataset:
-    """The reporting set with its last articles kept out of the collection, asking only their questions."""
-    dataset = load_dataset(reporting, holdout_articles=HOLDOUT)
-    return replace(dataset, name=OUT_OF_COLLECTION, items=[i for i in dataset.items if i.category == OUT_OF_COLLECTION])
-
-
 def suite_sections(external: Path | None = None) -> list[Section]:
     """The bundled set's test half, a SQuAD reporting sample and the out-of-collection setting."""
     reporting = (external or EXTERNAL) / REPORTING_SET / "dev-v2.0.json"
@@ -65,7 +59,8 @@ def suite_sections(external: Path | None = None) -> list[Section]:
         eval_section("squad-reporting", f"{REPORTING_SET}, {SQUAD_LIMIT} questions",
                      lambda: load_dataset(reporting), SQUAD_LIMIT),
         eval_section(OUT_OF_COLLECTION, f"{REPORTING_SET}, last {HOLDOUT} articles held out, {OOC_LIMIT} questions",
-                     lambda: out_of_collection(reporting), OOC_LIMIT),
+                     lambda: only_categories(load_dataset(reporting, holdout_articles=HOLDOUT), [OUT_OF_COLLECTION]),
+                     OOC_LIMIT),
     ]
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.types import Answer, Citation, Passage
 from evals import metrics
-from evals.dataset import BUNDLED, SAMPLE_CORPUS, Evidence, Item, load_dataset
+from evals.dataset import BUNDLED, SAMPLE_CORPUS, Evidence, Item, load_dataset, only_categories
 from evals.gates import failed_gates, parse_gate
 from evals.harness import Report, Row, aggregate, metric_names, pick, score_item, why_failed
 
@@ -341,6 +341,10 @@ def test_squad_reporting_set_excludes_calibration_articles_and_holds_out_others(
     # Bonn's answerable question must now be refused; its unanswerable one is not asked.
     assert [(i.id, i.answerable, i.answers, i.evidence) for i in outside] == [("Bonn-a", False, [], [])]
     assert "held out of the collection: Bonn" in held.notes[-1]
+    asked = only_categories(held, ["out-of-collection"])
+    assert [i.id for i in asked.items] == ["Bonn-a"] and asked.notes[-1] == "only out-of-collection (1 items)"
+    with pytest.raises(ValueError, match="--category 'near-miss'"):
+        only_categories(held, ["near-miss"])
     with pytest.raises(ValueError, match="no article 'Paris'"):
         load_dataset(reporting, exclude_articles=["Paris"])
     with pytest.raises(ValueError, match="below the 3 articles"):
