@@ -56,7 +56,8 @@ def cites(citation: Citation, evidence: Evidence) -> bool:
 def located(citation: Citation, evidence: Evidence) -> bool:
     """A citation names the gold location: the gold page within its pages, or the gold lines overlapping its lines.
 
-    Gold with neither (DOCX, HTML) is located by the quote; gold naming only the document by the file.
+    Gold with neither (DOCX), or with lines that do not count the extracted text (HTML), is located by the quote;
+    gold naming only the document by the file.
     """
     if not same_file(citation.source, evidence.source):
         return False
@@ -64,7 +65,8 @@ def located(citation: Citation, evidence: Evidence) -> bool:
         # Citations gain `page_end` when a quote spans pages; until then a citation covers one page.
         last = getattr(citation, "page_end", None) or citation.page
         return citation.page is not None and citation.page <= evidence.page <= last
-    if evidence.line is not None:
+    # Gold lines count the file on disk, as citation lines do for plain text (the quote was located there), not HTML.
+    if evidence.line is not None and (evidence.start is not None or not evidence.quote):
         return citation.line_start <= (evidence.line_end or evidence.line) and evidence.line <= citation.line_end
     return cites(citation, evidence) if evidence.quote else True
 

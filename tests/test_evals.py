@@ -124,9 +124,13 @@ def test_citation_located_by_page_lines_or_quote():
     assert metrics.citation_located([citation(1, "y", 0, source="a.pdf", page=2)], [on_page]) == 0.0
     assert metrics.citation_located([citation(1, "y", 0, source="a.pdf")], [on_page]) == 0.0  # no page at all
     assert metrics.citation_located([citation(1, "y", 0, source="b.pdf", page=3)], [on_page]) == 0.0
-    on_lines = Evidence(source="a.txt", quote="x", line=4, line_end=5)
+    on_lines = Evidence(source="a.txt", quote="x", line=4, line_end=5, start=40)
     assert metrics.citation_located([citation(1, "y", 0, lines=(5, 7))], [on_lines]) == 1.0
     assert metrics.citation_located([citation(1, "y", 0, lines=(6, 7)), citation(2, "z", 0, lines=(1, 3))], [on_lines]) == 0.0
+    # HTML lines count the file on disk, not the extracted text the citation's lines count: the quote decides.
+    html = Evidence(source="a.html", quote="Paris is the capital", line=40)
+    assert metrics.citation_located([citation(1, "Paris is the capital.", 0, source="a.html", lines=(3, 3))], [html]) == 1.0
+    assert metrics.citation_located([citation(1, "Lyon is a city.", 0, source="a.html", lines=(40, 40))], [html]) == 0.0
     by_quote = Evidence(source="a.docx", quote="Paris is the capital")
     assert metrics.citation_located([citation(1, "Paris is the capital.", 0, source="a.docx")], [by_quote]) == 1.0
     assert metrics.citation_located([citation(1, "Lyon is a city.", 0, source="a.docx")], [by_quote]) == 0.0
