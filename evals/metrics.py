@@ -12,6 +12,7 @@ from evals.dataset import Evidence
 from ingest.chunking import sentence_spans
 
 MARKER = re.compile(r"\[(\d+)\]")
+WORD = re.compile(r"\w")
 
 
 def holds(passage: Passage, evidence: Evidence) -> bool:
@@ -39,7 +40,7 @@ def squeeze(text: str) -> str:
 def cites(citation: Citation, evidence: Evidence) -> bool:
     """A citation's quoted span holds gold evidence: same file, and the cited and gold quotes overlap.
 
-    They overlap by char span when both offsets are known (plain-text files), else when one contains the other after
+    They overlap by char span when the gold offset is known (plain-text files), or when one contains the other after
     whitespace normalisation. Gold without a quote is matched by its location. Whether the verifier supports it
     does not count.
     """
@@ -47,9 +48,14 @@ def cites(citation: Citation, evidence: Evidence) -> bool:
         return False
     if not evidence.quote:
         return located(citation, evidence)
-    if evidence.start is not None and citation.start < evidence.start + len(evidence.quote) and evidence.start < citation.end:
-        return True
     cited, gold = squeeze(citation.quote), squeeze(evidence.quote)
+    if evidence.start is not None:
+        first, last = max(citation.start, evidence.start), min(citation.end, evidence.start + len(evidence.quote))
+        # Gold offsets count the file on disk, citation offsets the extracted (maybe reflowed) text: the spans overlap
+        # only if the gold text they share is in the cited quote too, and holds a word.
+        shared = squeeze(evidence.quote[first - evidence.start:last - evidence.start])
+        if first < last and WORD.search(shared) and shared in cited:
+            return True
     return bool(cited) and (gold in cited or cited in gold)
 
 
