@@ -55,10 +55,10 @@ def suite_sections(external: Path | None = None) -> list[Section]:
     """The bundled set's test half, a SQuAD reporting sample and the out-of-collection setting."""
     reporting = (external or EXTERNAL) / REPORTING_SET / "dev-v2.0.json"
     return [
-        eval_section("multidoc-test", "multidoc, test half", lambda: load_dataset("multidoc", split="test")),
-        eval_section("squad-reporting", f"{REPORTING_SET}, {SQUAD_LIMIT} questions",
+        eval_section("multidoc-test", "evals/datasets/multidoc.jsonl", lambda: load_dataset("multidoc", split="test")),
+        eval_section("squad-reporting", f"{REPORTING_SET}, {SQUAD_LIMIT} questions spread evenly",
                      lambda: load_dataset(reporting), SQUAD_LIMIT),
-        eval_section(OUT_OF_COLLECTION, f"{REPORTING_SET}, last {HOLDOUT} articles held out, {OOC_LIMIT} questions",
+        eval_section(OUT_OF_COLLECTION, f"{REPORTING_SET}, {OOC_LIMIT} questions spread evenly",
                      lambda: only_categories(load_dataset(reporting, holdout_articles=HOLDOUT), [OUT_OF_COLLECTION]),
                      OOC_LIMIT),
     ]
