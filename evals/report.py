@@ -211,9 +211,8 @@ def to_html(report: Report, old: dict[str, float | None] | None = None) -> str:
     notes = "".join(f"<p>{escape(note)}</p>" for note in report.notes)
     return (f"<!doctype html><html><head><meta charset=utf-8><title>Evaluation: {escape(report.dataset)}</title>"
             f"<style>{STYLE}</style></head><body><h1>Evaluation: {escape(_title(report))}</h1>{notes}"
-            f"<p><small>{escape(settings)}</small></p>"
-            f"<h2>Metrics</h2>{_html_table(_header(old), metric_rows(report.metrics, old))}"
-            f"<h2>By category</h2>{_html_table(['category', *category_columns(report)], category_rows(report))}{plots}"
+            f"<h2>By category</h2>{_html_table(['category', *category_columns(report)], category_rows(report))}"
             f"<h2>Failures ({len(report.rows) - len(passed)}), by category</h2>{failed or '<p>None.</p>'}"
             f"<h2>Passed ({len(passed)})</h2><details><summary>show</summary>{_items_table(passed)}</details>"
-            "</body></html>\n")
+            f"<h2>All metrics</h2>{_html_table(_header(old), metric_rows(report.metrics, old))}{plots}"
+            f"<p><small>{escape(settings)}</small></p></body></html>\n")
