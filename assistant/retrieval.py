@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.types import Passage
+from assistant.types import Marks, Passage
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
@@ -86,9 +86,10 @@ class LexicalIndex:
 
 
 def _passage(text: str, meta: dict, score: float, chunk_id: str) -> Passage:
+    marks = Marks.model_validate_json(meta["marks"]) if "marks" in meta else Marks()  # absent: stored before marks
     return Passage(source=meta["source"], title=meta.get("title", ""), text=text, start=meta["start"], end=meta["end"],
                    line_start=meta["line_start"], line_end=meta["line_end"], page=meta.get("page"),
-                   score=score, chunk_ids=(chunk_id,))
+                   score=score, chunk_ids=(chunk_id,), marks=marks)
 
 
 def merge(a: Passage, b: Passage) -> Passage | None:
@@ -99,7 +100,7 @@ def merge(a: Passage, b: Passage) -> Passage | None:
     text = first.text if second.end <= first.end else first.text + second.text[first.end - second.start:]
     return first.model_copy(update={
         "text": text, "end": max(first.end, second.end), "line_end": max(first.line_end, second.line_end),
-        "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids,
+        "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids, "marks": first.marks.merged(second.marks),
     })
 
 

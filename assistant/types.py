@@ -1,5 +1,8 @@
 """The typed objects at the seams: what retrieval returns and what every front end receives."""
 
+from bisect import bisect_right
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -8,6 +11,43 @@ class _Frozen(BaseModel):
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
+
+
+class Marks(_Frozen):
+    """Where a span of indexed text sits in the file a person opens: sorted (text offset, value) pairs, each value
+    holding from its offset on (offsets into the document's indexed text, as Passage.start)."""
+
+    kind: Literal["text", "html", "pdf", "docx"] = "text"
+    lines: tuple[tuple[int, int], ...] = ()  # txt/md/html: line of the file on disk; docx: paragraph number
+    pages: tuple[tuple[int, int], ...] = ()  # pdf
+    headings: tuple[tuple[int, str], ...] = ()  # docx/html: the heading path a span sits under ("" before any)
+
+    def merged(self, other: "Marks") -> "Marks":
+        """The marks of two spans of one document, for the span covering both."""
+        return self.model_copy(update={
+            "lines": tuple(sorted(set(self.lines) | set(other.lines))),
+            "pages": tuple(sorted(set(self.pages) | set(other.pages))),
+            "headings": tuple(sorted(set(self.headings) | set(other.headings))),
+        })
+
+
+def _value_at(pairs: tuple[tuple[int, object], ...], offset: int):
+    """The value of the last pair starting at or before `offset` (the first pair's value before any)."""
+    return pairs[max(0, bisect_right(pairs, offset, key=lambda pair: pair[0]) - 1)][1]
+
+
+class Place(_Frozen):
+    """Where a quote can be found by a person: lines or paragraphs, pages, and the same said in words."""
+
+    line_start: int
+    line_end: int
+    page: int | None = None
+    page_end: int | None = None
+    location: str = ""  # "p. 2", "pp. 2-3", "lines 4-6", "¶ 12 (Heading)", "line 9 (Section > Subsection)"
+
+
+def _span(prefix: str, plural: str, first: int, last: int, joiner: str = "-") -> str:
+    return f"{prefix} {first}" if first == last else f"{plural} {first}{joiner}{last}"
 
 
 class Passage(_Frozen):
@@ -23,10 +63,34 @@ class Passage(_Frozen):
     page: int | None = None
     score: float = 0.0
     chunk_ids: tuple[str, ...] = ()
+    marks: Marks = Marks()  # empty for chunks stored before marks existed: lines are then lines of the text
 
     def locate(self, offset: int) -> int:
-        """The 1-based document line of a char offset inside this passage's text."""
+        """The 1-based line on disk (DOCX: paragraph) of a char offset inside this passage's text."""
+        if self.marks.lines:
+            return _value_at(self.marks.lines, self.start + offset)
         return self.line_start + self.text.count("\n", 0, offset)
+
+    def place(self, start: int, end: int) -> Place:
+        """Where the span [start, end) of this passage's text is, in the file a person opens."""
+        last = max(start, end - 1)
+        first_line, last_line = self.locate(start), self.locate(last)
+        page = page_end = self.page
+        if self.marks.pages:
+            page, page_end = (_value_at(self.marks.pages, self.start + at) for at in (start, last))
+        heading = _value_at(self.marks.headings, self.start + start) if self.marks.headings else ""
+        kind = self.marks.kind
+        if kind == "pdf" or (page is not None and not self.marks.lines):
+            where = _span("p.", "pp.", page, page_end) if page is not None else ""
+        elif kind == "docx":
+            where = _span("¶", "¶", first_line, last_line)
+        elif kind == "html" and not self.marks.lines:
+            where = ""  # lines on disk unknown: the heading path and the quote say where
+        else:
+            where = _span("line", "lines", first_line, last_line)
+        if heading:
+            where = f"{where} ({heading})" if where else heading
+        return Place(line_start=first_line, line_end=last_line, page=page, page_end=page_end, location=where)
 
 
 class Citation(_Frozen):
@@ -43,6 +107,8 @@ class Citation(_Frozen):
     quote: str
     score: float
     supported: bool
+    page_end: int | None = None  # the quote's last page, when it crosses a page break
+    location: str = ""  # the place in words, as the sources panel and CLI show it (see Place.location)
 
 
 class Answer(_Frozen):
@@ -57,10 +123,10 @@ class Answer(_Frozen):
     timings: dict[str, float] = {}
 
     def sources_text(self) -> str:
-        """The numbered sources as `path:line-line` lines with their quotes, for terminals and logs."""
+        """The numbered sources as `path, location` lines with their quotes, for terminals and logs."""
         lines = []
         for c in self.citations:
-            where = f"{c.source}:{c.line_start}-{c.line_end}" + (f" (page {c.page})" if c.page else "")
+            where = f"{c.source}, {c.location}" if c.location else f"{c.source}:{c.line_start}-{c.line_end}"
             mark = "" if c.supported else "  [unverified]"
             lines.append(f"[{c.number}] {where}{mark}\n    \"{c.quote}\"")
         return "\n".join(lines)

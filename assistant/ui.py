@@ -81,6 +81,8 @@ def file_name(source: str) -> str:
 
 
 def where(c: Citation) -> str:
+    if c.location:
+        return c.location
     lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}–{c.line_end}"
     return f"page {c.page}, {lines}" if c.page else lines
 

@@ -72,10 +72,9 @@ class Verifier:
 
 
 def _citation(number: int, passage: Passage, start: int, end: int, score: float, supported: bool) -> Citation:
-    quote = passage.text[start:end]
-    line_start = passage.locate(start)
+    # Lines and pages of the quote itself (not of its chunk), in the file a person opens.
     return Citation(
-        number=number, source=passage.source, title=passage.title, page=passage.page,
-        start=passage.start + start, end=passage.start + end, line_start=line_start,
-        line_end=line_start + quote.count("\n"), quote=quote, score=round(score, 4), supported=supported,
+        number=number, source=passage.source, title=passage.title, start=passage.start + start,
+        end=passage.start + end, quote=passage.text[start:end], score=round(score, 4), supported=supported,
+        **passage.place(start, end).model_dump(),
     )

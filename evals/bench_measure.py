@@ -133,7 +133,7 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
         texts = []
         for path in files:
             document = load_document(path)
-            texts += [c.text for c in chunker.split(document.text, document.source, document.title, document.page_at)]
+            texts += [c.text for c in chunker.split(document)]
         parts.append((files, texts))
     # Warm every model on real chunks (one full batch): first calls pay one-off allocation costs.
     warm = parts[0][1][:batch]

@@ -5,6 +5,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from assistant.types import Marks
+from ingest.loaders import LoadedDocument
+
 # Words whose trailing dot does not end a sentence (lower-cased, without the dot).
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt inc ltd co corp vs etc e.g i.e no fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec".split()
@@ -19,20 +22,21 @@ class Chunk:
     text: str
     source: str
     title: str
-    start: int  # char offsets into the document's extracted text
+    start: int  # char offsets into the document's indexed (reflowed) text
     end: int
-    line_start: int  # 1-based, inclusive
+    line_start: int  # 1-based, inclusive: lines of the file on disk (txt/md/html), paragraphs (docx)
     line_end: int
     index: int
     doc_hash: str
     page: int | None = None
+    marks: Marks = Marks()  # where each line, page and section inside the chunk begins
 
     def metadata(self, n_chunks: int) -> dict:
         """Chroma metadata: everything but the text (Chroma stores that as the document)."""
         meta = {
             "source": self.source, "title": self.title, "start": self.start, "end": self.end,
             "line_start": self.line_start, "line_end": self.line_end, "index": self.index,
-            "doc_hash": self.doc_hash, "n_chunks": n_chunks,
+            "doc_hash": self.doc_hash, "n_chunks": n_chunks, "marks": self.marks.model_dump_json(),
         }
         if self.page is not None:
             meta["page"] = self.page
@@ -40,7 +44,11 @@ class Chunk:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in text, whitespace excluded; line breaks always end a sentence."""
+    """(start, end) of each sentence in text, whitespace excluded.
+
+    Sentences end at terminal punctuation (not after abbreviations, initials or inside decimals) and at line breaks:
+    in indexed text every line break is a real boundary (paragraph, heading, list item, table row), since the
+    loaders join the lines that only wrap (ingest/reflow.py)."""
     spans, start = [], 0
     for match in _END.finditer(text):
         end = match.end()
@@ -70,6 +78,12 @@ def doc_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def document_hash(document: LoadedDocument) -> str:
+    """Changes when the text or where its parts sit in the file changes (both are stored with the chunks)."""
+    where = repr((document.kind, document.lines, document.pages, document.headings))
+    return doc_hash(f"{document.text}\0{where}")
+
+
 class Chunker:
     """Packs whole sentences into chunks of at most `max_tokens` word pieces, overlapping by whole sentences."""
 
@@ -80,19 +94,18 @@ class Chunker:
         self.max_tokens = max_tokens
         self.overlap_tokens = min(overlap_tokens, max_tokens // 2)
 
-    def split(self, text: str, source: str, title: str, page_at: Callable[[int], int | None] = lambda _: None) -> list[Chunk]:
-        hashed = doc_hash(text)
+    def split(self, document: LoadedDocument) -> list[Chunk]:
+        text, source, hashed = document.text, document.source, document_hash(document)
         units = self._units(text)
         chunks, seen = [], {}
         for start, end in self._pack(units):
             body = text[start:end]
             nth = seen[body] = seen.get(body, -1) + 1  # identical texts in one document stay distinct
             chunk_id = hashlib.sha256(f"{source}\0{nth}\0{body}".encode("utf-8")).hexdigest()[:32]
-            line_start = text.count("\n", 0, start) + 1
             chunks.append(Chunk(
-                id=chunk_id, text=body, source=source, title=title, start=start, end=end,
-                line_start=line_start, line_end=line_start + body.count("\n"), index=len(chunks),
-                doc_hash=hashed, page=page_at(start),
+                id=chunk_id, text=body, source=source, title=document.title, start=start, end=end,
+                line_start=document.line_at(start), line_end=document.line_at(end - 1), index=len(chunks),
+                doc_hash=hashed, page=document.page_at(start), marks=document.marks(start, end),
             ))
         return chunks
 

@@ -10,11 +10,16 @@ import os
 import re
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
+
+import numpy as np
 
 from assistant.errors import LoadError, UnsupportedFile
+from assistant.types import Marks
+from ingest.reflow import Mapped, join_pages, reflow, tidy
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -31,7 +36,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _HTML_START = re.compile(r"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<(head|body)[\s>]", re.IGNORECASE)
 _MD_TITLE = re.compile(r"^# +(.+?)(?: +#+)? *$", re.MULTILINE)
-_SPACES = re.compile(r"[ \t\r\n\f]+")
 _HTML_DROP = ["title", "meta", "link", "base", "script", "style", "noscript", "template"]
 # Paragraph-like blocks are set apart by a blank line; list items and table rows by a line break.
 _HTML_BLOCKS = [
@@ -39,20 +43,59 @@ _HTML_BLOCKS = [
     "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main", "nav", "ol", "p", "pre", "section", "table", "ul",
 ]
 _HTML_LINES = ["caption", "dd", "dt", "figcaption", "li", "summary", "tr"]
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_SECTIONING = frozenset({"article", "main", "section"})  # a header/footer inside one is content, not page chrome
+_CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"})
+_CHROME_WORDS = frozenset({"cookie", "cookies", "consent", "gdpr", "navbar", "breadcrumb", "breadcrumbs", "sidebar",
+                           "skip", "skiplink"})
+_CHROME_LINE = re.compile(r"^(?:©|\(c\)|copyright)\s*(?:©\s*)?\d{4}|all rights reserved|\bwe use cookies\b"
+                          r"|\baccept (?:all )?cookies\b|\bcookie (?:policy|settings|preferences)\b", re.IGNORECASE)
+_SPACE_CHARS = " \t\r\n\f"
+_TOKENS = re.compile(r"[ \t\r\n\f]+|[^ \t\r\n\f]+")
+
+
+Kind = Literal["text", "html", "pdf", "docx"]
 
 
 @dataclass(frozen=True)
 class LoadedDocument:
-    """One file's extracted text; `pages` holds the offset where each PDF page starts."""
+    """One file's indexed text (reflowed: real paragraphs and sentences) and where its parts sit in the file."""
 
     source: str
     title: str
     text: str
-    pages: tuple[int, ...] = ()
+    pages: tuple[int, ...] = ()  # text offset where each PDF page starts
+    kind: Kind = "text"
+    lines: tuple[int, ...] = ()  # text offset where each line on disk (txt/md/html) or paragraph (docx) starts
+    headings: tuple[tuple[int, str], ...] = ()  # (text offset, heading path) where each section starts
+    empty_pages: tuple[int, ...] = ()  # 1-based PDF pages without a text layer
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page containing a char offset of `text`, or None for documents without pages."""
         return bisect.bisect_right(self.pages, offset) if self.pages else None
+
+    def line_at(self, offset: int) -> int:
+        """The 1-based line on disk (DOCX: paragraph) of a char offset; lines of `text` when there is no map."""
+        return bisect.bisect_right(self.lines, offset) if self.lines else self.text.count("\n", 0, offset) + 1
+
+    def marks(self, start: int, end: int) -> Marks:
+        """Where the lines, pages and sections met inside text[start:end] begin."""
+        numbers = range(1, max(len(self.lines), len(self.pages)) + 1)
+        return Marks(
+            kind=self.kind, lines=_within(self.lines, numbers, start, end, 0),
+            pages=_within(self.pages, numbers, start, end, 0),
+            headings=_within([o for o, _ in self.headings], [h for _, h in self.headings], start, end, ""),
+        )
+
+
+def _within(offsets: Sequence[int], values: Sequence, start: int, end: int, before) -> tuple:
+    """(offset, value) pairs for the value in force at `start` and each one starting before `end` (last one wins
+    where several start at one offset, as markup lines with no text do)."""
+    if not offsets:
+        return ()
+    first, last = bisect.bisect_right(offsets, start), bisect.bisect_left(offsets, end)
+    pairs = [(start, values[first - 1] if first else before)] + [(offsets[i], values[i]) for i in range(first, last)]
+    return tuple(dict(pairs).items())
 
 
 def iter_files(paths: Iterable[str | Path], glob: str | None = None) -> Iterator[Path]:
@@ -80,32 +123,38 @@ def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
     if not data.strip():
         raise LoadError(f"{path}: empty file (no text)")
     suffix = path.suffix.lower()
-    pages: tuple[int, ...] = ()
     if data.startswith(b"%PDF-"):
-        title, text, pages = _pdf(data, path)
+        document = _pdf(data, path)
     elif _is_docx(data):
-        title, text = _docx(data, path)
+        document = _docx(data, path)
     else:
         raw = _decode(data)
         if raw is not None and _looks_like_html(raw):
-            title, text = _html(raw, path)
+            document = _html(raw, path)
         elif suffix == ".pdf" and (raw is None or b"%PDF-" in data[:1024]):  # pypdf finds a late header too
-            title, text, pages = _pdf(data, path)
+            document = _pdf(data, path)
         elif suffix == ".docx" and (raw is None or data.startswith(b"PK")):  # a zip, if a broken one
-            title, text = _docx(data, path)
+            document = _docx(data, path)
         elif raw is None:
             raise LoadError(f"{path}: binary or undecodable content (not UTF-8 or cp1252 text)")
         elif suffix in HTML_SUFFIXES:
-            title, text = _html(raw, path)
+            document = _html(raw, path)
         elif suffix in TEXT_SUFFIXES or suffix in (".pdf", ".docx"):  # plain text, whatever its name says
             match = _MD_TITLE.search(raw) if suffix in (".md", ".markdown") else None
-            title, text = (match.group(1) if match else ""), raw
+            document = _plain(raw, match.group(1) if match else "")
         else:
             raise UnsupportedFile(f"{path}: unsupported file type '{suffix}' (skipped)")
-    if not text.strip():
-        reason = "no text layer (scanned or image-only PDF?)" if pages else "empty file (no text)"
+    if not document.text.strip():
+        reason = "no text layer (scanned or image-only PDF?)" if document.kind == "pdf" else "empty file (no text)"
         raise LoadError(f"{path}: {reason}")
-    return LoadedDocument(str(path.resolve()), title.strip() or path.stem, text, pages)
+    return replace(document, source=str(path.resolve()), title=document.title.strip() or path.stem)
+
+
+def _plain(raw: str, title: str) -> LoadedDocument:
+    """Plain text or Markdown, hard-wrapped paragraphs joined; lines point at the file's own lines."""
+    text = reflow(Mapped.verbatim(raw), "text")
+    line_starts = [0] + [m.end() for m in re.finditer("\n", raw)]
+    return LoadedDocument("", title, text.text, lines=text.starts(line_starts))
 
 
 def _read(path: Path, max_bytes: int | None) -> bytes:
@@ -152,55 +201,119 @@ def _is_docx(data: bytes) -> bool:
         return False
 
 
-def _html(raw: str, path: Path) -> tuple[str, str]:
-    """(title, visible text): blocks on their own lines, runs of blank lines collapsed.
+def _html(raw: str, path: Path) -> LoadedDocument:
+    """Visible main text: blocks on their own lines, runs of blank lines collapsed, page chrome left out; each
+    character mapped to its line in the file and each section to its heading path.
 
     One pass over the parsed tree that never edits it: linear in the markup, so a page of 100 000 paragraphs or
     tags nested 100 000 deep costs seconds, not hours (inserting into the tree was quadratic)."""
-    from bs4 import BeautifulSoup, NavigableString, Tag
+    from bs4 import NavigableString, Tag
 
     if raw.count("<") > MAX_HTML_TAGS:
         raise LoadError(f"{path}: HTML has over {MAX_HTML_TAGS} tags, over the limit (markup bomb?)")
-    soup = BeautifulSoup(raw, builder=_linear_builder())
+    soup = _positioned_soup(raw)
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     pieces: list[str] = []
+    origins: list[int] = []  # the file line each piece comes from
+    length, line = 0, 1
+    path_so_far: list[str] = []  # the open heading of each level, h1 first
+    sections: list[tuple[int, str]] = []
     drop, blocks, lines = frozenset(_HTML_DROP), frozenset(_HTML_BLOCKS), frozenset(_HTML_LINES)
     # (node, entering?) pairs; a tag is pushed twice: to open it, then (below its children) to close it.
     # `cells[-1]` says whether the open element already had a <td>/<th> child (cells are joined by " | ").
     stack: list[tuple[object, bool]] = [(child, True) for child in reversed(soup.contents)]
-    cells, preformatted = [False], 0
+    cells, preformatted, sectioned, heading_at, heading_offset = [False], 0, 0, 0, 0
+
+    def add(piece: str) -> None:
+        nonlocal length
+        pieces.append(piece)
+        origins.append(line)
+        length += len(piece)
+
     while stack:
         node, entering = stack.pop()
         if not isinstance(node, Tag):
             if type(node) is NavigableString:  # not comments, doctype, CDATA
-                pieces.append(str(node) if preformatted else _SPACES.sub(" ", node))
+                line = getattr(node, "line", line)
+                for token in (node.splitlines(keepends=True) if preformatted else _TOKENS.findall(node)):
+                    add(token if preformatted or token[0] not in _SPACE_CHARS else " ")
+                    line += token.count("\n")
             continue
         name = node.name
         if not entering:
             cells.pop()
             if name in ("pre", "textarea"):
                 preformatted -= 1
+            if name in _SECTIONING:
+                sectioned -= 1
+            if name in _HEADINGS:
+                level = int(name[1])
+                heading = " ".join("".join(pieces[heading_at:]).split())
+                del path_so_far[level - 1:]
+                path_so_far += [""] * (level - 1 - len(path_so_far)) + [heading]
+                sections.append((heading_offset, " > ".join(h for h in path_so_far if h)))
             if name in blocks or name in lines:
-                pieces.append("\n")
+                add("\n")
             continue
-        if name in drop:
+        if name in drop or _is_chrome(node, sectioned):
             continue
         if name == "br":  # as a browser renders it; anything inside a <br> is dropped with it
-            pieces.append("\n")
+            add("\n")
             continue
         if name in ("td", "th"):
             if cells[-1]:
-                pieces.append(" | ")  # as DOCX rows read
+                add(" | ")  # as DOCX rows read
             cells[-1] = True
         if name in blocks:
-            pieces.append("\n")
+            add("\n")
         if name in ("pre", "textarea"):
             preformatted += 1
+        if name in _SECTIONING:
+            sectioned += 1
+        if name in _HEADINGS:
+            heading_at, heading_offset = len(pieces), length
         cells.append(False)
         stack.append((node, False))
         stack.extend((child, True) for child in reversed(node.contents))
-    text_lines = (line.strip() for line in "".join(pieces).split("\n"))
-    return title, re.sub(r"\n{3,}", "\n\n", "\n".join(text_lines)).strip()
+    extracted = "".join(pieces)
+    line_of = np.repeat(np.asarray(origins, dtype=np.int64), [len(p) for p in pieces])
+    # Tidying keeps offsets into `extracted` as origins; composing them with `line_of` maps text to file lines.
+    text = tidy(Mapped.verbatim(extracted), _is_chrome_line)
+    mapped = Mapped(text.text, line_of[text.origins])
+    headings = tuple(zip(text.starts([offset for offset, _ in sections]), (h for _, h in sections)))
+    return LoadedDocument("", title, text.text, kind="html", lines=mapped.starts(range(1, raw.count("\n") + 2)),
+                          headings=tuple((o, h) for o, h in headings if h))
+
+
+def _is_chrome(tag, sectioned: int) -> bool:
+    """Navigation, banners, sidebars, cookie notices and page headers/footers (not an article's own)."""
+    if tag.name in ("nav", "aside") or (tag.name in ("header", "footer") and not sectioned):
+        return True
+    if tag.get("hidden") is not None or tag.get("aria-hidden") == "true":
+        return True
+    if str(tag.get("role", "")).lower() in _CHROME_ROLES:
+        return True
+    names = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")]).lower()
+    return bool(_CHROME_WORDS.intersection(re.split(r"[\s_-]+", names)))
+
+
+def _is_chrome_line(line: str) -> bool:
+    return len(line) < 200 and bool(_CHROME_LINE.search(line))
+
+
+def _positioned_soup(raw: str):
+    """The parsed page; each text node knows the file line where it starts (`node.line`)."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    class Soup(BeautifulSoup):
+        data_line = 1
+
+        def object_was_parsed(self, o, parent=None, most_recent_element=None):
+            if type(o) is NavigableString:
+                o.line = self.data_line
+            super().object_was_parsed(o, parent, most_recent_element)
+
+    return Soup(raw, builder=_linear_builder())
 
 
 def _linear_builder():
@@ -229,6 +342,11 @@ def _linear_builder():
             return self.counts[tag] > 0
 
     class Parser(BeautifulSoupHTMLParser):
+        def handle_data(self, data):
+            if not self.soup.current_data:  # a text node starts here (html.parser has not moved past it yet)
+                self.soup.data_line = self.getpos()[0]
+            super().handle_data(data)
+
         @property
         def already_closed_empty_element(self):
             return self._closed
@@ -244,8 +362,8 @@ def _linear_builder():
     return Builder()
 
 
-def _pdf(data: bytes, path: Path) -> tuple[str, str, tuple[int, ...]]:
-    """(title, text, page start offsets): pages joined by a blank line."""
+def _pdf(data: bytes, path: Path) -> LoadedDocument:
+    """The pages as prose: running headers/footers dropped, wrapped lines joined, also across a page break."""
     from pypdf import PdfReader
 
     try:
@@ -267,15 +385,15 @@ def _pdf(data: bytes, path: Path) -> tuple[str, str, tuple[int, ...]]:
         raise
     except Exception as e:  # pypdf raises many types (PdfReadError, ValueError, KeyError...) on malformed files
         raise LoadError(f"{path}: corrupt or unreadable PDF ({_reason(e)})") from e
-    starts, offset = [], 0
-    for t in texts:
-        starts.append(offset)
-        offset += len(t) + 2
-    return title, "\n\n".join(texts), tuple(starts)
+    joined, page_starts = join_pages(texts)
+    text = reflow(joined, "pdf")
+    empty = tuple(number for number, t in enumerate(texts, 1) if not t.strip())
+    return LoadedDocument("", title, text.text, pages=text.starts(page_starts), kind="pdf", empty_pages=empty)
 
 
-def _docx(data: bytes, path: Path) -> tuple[str, str]:
-    """(title, text): paragraphs and table rows (cells joined by ' | ') in document order, one per line."""
+def _docx(data: bytes, path: Path) -> LoadedDocument:
+    """Paragraphs and table rows (cells joined by ' | ') in document order, one per line; the non-empty ones are
+    numbered (a citation's "¶ 12") and each heading-styled paragraph starts a section."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             unzipped = sum(info.file_size for info in zf.infolist())
@@ -290,16 +408,25 @@ def _docx(data: bytes, path: Path) -> tuple[str, str]:
 
     try:
         document = docx.Document(io.BytesIO(data))
-        lines = []
+        lines, headings = [], []
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 lines += [" | ".join(cell.text for cell in row.cells) for row in block.rows]
             else:
+                style = block.style.name if block.style is not None else ""
+                if style.startswith("Heading") or style == "Title":
+                    headings.append((len(lines), block.text.strip()))
                 lines.append(block.text)
         title = document.core_properties.title or ""
     except Exception as e:  # python-docx raises KeyError, ValueError, lxml errors... on broken packages
         raise LoadError(f"{path}: corrupt or unreadable DOCX ({_reason(e)})") from e
-    return title, "\n".join(lines)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    return LoadedDocument(
+        "", title, "\n".join(lines), kind="docx", lines=tuple(starts[i] for i, line in enumerate(lines) if line.strip()),
+        headings=tuple((starts[i], heading) for i, heading in headings if heading),
+    )
 
 
 def _reason(e: Exception) -> str:

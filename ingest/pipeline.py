@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 from assistant.errors import LoadError, UnsupportedFile
 from assistant.settings import Settings
-from ingest.chunking import Chunk, Chunker, doc_hash
+from ingest.chunking import Chunk, Chunker, document_hash
 from ingest.embedding import Embedder, get_embedder
 from ingest.loaders import iter_files, load_document
 from ingest.store import Store, open_store
@@ -26,11 +26,14 @@ class IngestReport:
     deleted: int = 0
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # ingested, but partly: "report.pdf: pages 3, 7: no text layer"
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"{self.files} files: {self.added} chunks added, {self.unchanged} unchanged, {self.deleted} deleted, "
-                f"{len(self.failed)} failed files, {self.seconds:.1f} s")
+        """One line of counts, then one line per note."""
+        counts = (f"{self.files} files: {self.added} chunks added, {self.unchanged} unchanged, {self.deleted} deleted, "
+                  f"{len(self.failed)} failed files, {self.seconds:.1f} s")
+        return "\n".join([counts, *self.notes])
 
 
 @dataclass
@@ -88,11 +91,13 @@ class Ingestor:
     def _prepare(self, path: Path, report: IngestReport) -> _Pending | None:
         document = load_document(path, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
         stored = self.store.chunks_of(document.source)
-        hashed = doc_hash(document.text)
+        hashed = document_hash(document)
         if stored and all(m.get("doc_hash") == hashed and m.get("n_chunks") == len(stored) for m in stored.values()):
             report.unchanged += len(stored)
             return None
-        chunks = self.chunker.split(document.text, document.source, document.title, document.page_at)
+        if document.empty_pages:
+            report.notes.append(f"{document.source}: {_pages(document.empty_pages)}: no text layer")
+        chunks = self.chunker.split(document)
         ids = {c.id for c in chunks}
         new = [c for c in chunks if c.id not in stored]
         report.unchanged += len(chunks) - len(new)
@@ -125,6 +130,10 @@ class Ingestor:
             self.store.delete(where={"source": source})
         if gone:
             self.store.bump_version()
+
+
+def _pages(numbers: tuple[int, ...]) -> str:
+    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(map(str, numbers))
 
 
 def _progress(total: int, enabled: bool):
