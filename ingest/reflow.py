@@ -170,7 +170,7 @@ def _width(lines: list[str], kind: str) -> int | None:
         return None
     inner = [len(a.rstrip()) for a, b in zip(lines, lines[1:]) if _plain(a) and _plain(b)]
     near = sum(n >= 0.8 * width for n in inner)
-    return width if inner and near >= 0.6 * len(inner) else None
+    return width if len(inner) >= 3 and near >= 0.6 * len(inner) else None
 
 
 def _plain(line: str) -> bool:
@@ -184,12 +184,12 @@ def _wraps(line: str, following: str, width: int, kind: str) -> bool:
     if _LIST_ITEM.match(following) or line.endswith(("  ", "\\")):  # Markdown's hard line breaks
         return False
     length = len(line.rstrip())
-    if kind == "pdf":  # a line going on in lower case continues its sentence, however short (a page's last line)
-        if following.lstrip()[0].islower() and not _TERMINAL.search(line.rstrip()):
-            return True
+    if kind == "pdf":
         return length >= 0.5 * width and not (_TERMINAL.search(line.rstrip()) and length < 0.8 * width)
-    first_word = len(following.split()[0])
-    return length + 1 + first_word > width
+    indent = len(following) - len(following.lstrip())
+    if indent > len(line) - len(line.lstrip()) and not _LIST_ITEM.match(line):
+        return False  # indented under a plain line: code, a quotation, an address
+    return length + 1 + len(following.split()[0]) > width
 
 
 def tidy(doc: Mapped, drop: Callable[[str], bool]) -> Mapped:
