@@ -385,9 +385,8 @@ def _pdf(data: bytes, path: Path) -> LoadedDocument:
         raise
     except Exception as e:  # pypdf raises many types (PdfReadError, ValueError, KeyError...) on malformed files
         raise LoadError(f"{path}: corrupt or unreadable PDF ({_reason(e)})") from e
-    joined, page_starts = join_pages(texts)
+    joined, page_starts, empty = join_pages(texts)
     text = reflow(joined, "pdf")
-    empty = tuple(number for number, t in enumerate(texts, 1) if not t.strip())
     return LoadedDocument("", title, text.text, pages=text.starts(page_starts), kind="pdf", empty_pages=empty)
 
 

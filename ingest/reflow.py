@@ -76,22 +76,26 @@ class Builder:
         return Mapped("".join(self._texts), origins)
 
 
-def join_pages(pages: Sequence[str]) -> tuple[Mapped, tuple[int, ...]]:
+def join_pages(pages: Sequence[str]) -> tuple[Mapped, tuple[int, ...], tuple[int, ...]]:
     """PDF pages as one text, line per line, minus running headers/footers/page numbers; with the origin offset
-    where each page starts (origins are offsets into the pages joined by "\\n")."""
+    where each page starts (origins are offsets into the pages joined by "\\n") and the 1-based pages left
+    without text (no text layer, or nothing but running headers and footers)."""
     chrome = _running_lines(pages)
-    builder, offset, page_starts = Builder(), 0, []
+    builder, offset, page_starts, empty = Builder(), 0, [], []
     for number, page in enumerate(pages):
         page_starts.append(offset)
         source = Mapped(page + "\n", np.arange(offset, offset + len(page) + 1, dtype=np.int64))
         kept = [span for index, span in enumerate(source.line_spans()[:-1]) if (number, index) not in chrome]
         while kept and not page[kept[-1][0]:kept[-1][1]].strip():
             kept.pop()
+        if not kept:
+            empty.append(number + 1)
         for start, end in itertools.dropwhile(lambda span: not page[span[0]:span[1]].strip(), kept):
             builder.copy(source, start, end + 1)
         offset += len(page) + 1
     joined = builder.build()
-    return Mapped(joined.text.rstrip("\n"), joined.origins[:len(joined.text.rstrip("\n"))]), tuple(page_starts)
+    text = joined.text.rstrip("\n")
+    return Mapped(text, joined.origins[:len(text)]), tuple(page_starts), tuple(empty)
 
 
 def _running_lines(pages: Sequence[str]) -> set[tuple[int, int]]:
@@ -120,8 +124,8 @@ def reflow(doc: Mapped, kind: Literal["pdf", "text"]) -> Mapped:
     and then a line breaks only where the next line's first word would have fitted on it."""
     spans = doc.line_spans()
     lines = [doc.text[s:e] for s, e in spans]
-    width = _width(lines, kind)
-    if width is None:
+    widths = _widths(lines, kind)
+    if widths is None:
         return doc
     words = Counter(w.lower() for w in _WORD.findall(doc.text))
     builder, fenced, skip = Builder(), False, 0
@@ -130,7 +134,7 @@ def reflow(doc: Mapped, kind: Literal["pdf", "text"]) -> Mapped:
         if _FENCE.match(line):
             fenced = not fenced
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if fenced or not _wraps(line, following, width, kind):
+        if fenced or not _wraps(line, following, widths[i], kind):
             builder.copy(doc, start, min(end + 1, len(doc.text)))
             continue
         body = len(line.rstrip())
@@ -155,22 +159,34 @@ def _keeps_hyphen(head: str, tail: str, words: Counter) -> bool:
     joined, hyphenated = (head + tail).lower(), f"{head}-{tail}".lower()
     if words[joined] or words[hyphenated]:
         return words[hyphenated] > words[joined]
-    return bool(words[head.lower()] and words[tail.lower()])
+    return words[head.lower()] > 1 and words[tail.lower()] > 1  # elsewhere too, not only at this line end
 
 
-def _width(lines: list[str], kind: str) -> int | None:
-    """The wrap width (90th percentile of line lengths); None when plain text is not hard-wrapped."""
-    lengths = sorted(len(line.rstrip()) for line in lines if line.strip() and not _BLOCK.match(line))
+def _widths(lines: list[str], kind: str) -> list[int] | None:
+    """Each line's wrap width; None when plain text is not hard-wrapped.
+
+    The document's width is the 90th percentile of its line lengths. Plain text may mix widths (a quoted e-mail),
+    so there a paragraph's own longest line caps it; a hard-wrapped paragraph's inner lines run near that."""
+    lengths = sorted(len(line.rstrip()) for line in lines if _plain(line))
     if not lengths:
         return None
     width = lengths[min(len(lengths) - 1, len(lengths) * 9 // 10)]
     if kind == "pdf":
-        return max(width, 40)  # a page of a few short lines says nothing about the line width
+        return [max(width, 40)] * len(lines)  # a page of a few short lines says nothing about the line width
     if width > _MAX_WRAP:
         return None
-    inner = [len(a.rstrip()) for a, b in zip(lines, lines[1:]) if _plain(a) and _plain(b)]
-    near = sum(n >= 0.8 * width for n in inner)
-    return width if len(inner) >= 3 and near >= 0.6 * len(inner) else None
+    widths, inner, near, i = [width] * len(lines), 0, 0, 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _plain(lines[j]):
+            j += 1
+        if j > i:
+            longest = max(len(line.rstrip()) for line in lines[i:j])
+            widths[i:j] = [min(longest, width)] * (j - i)
+            inner += j - i - 1
+            near += sum(len(line.rstrip()) >= 0.8 * longest for line in lines[i:j - 1])
+        i = max(j, i + 1)
+    return widths if inner >= 3 and near >= 0.6 * inner else None
 
 
 def _plain(line: str) -> bool:

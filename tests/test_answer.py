@@ -19,8 +19,8 @@ from ingest.loaders import load_document
 from tests.conftest import INJECTED_TEXT, SAMPLE, run_cli
 
 WITKOFF_Q = "Who did Trump send to Moscow?"
-CITATION_FIELDS = {"number", "source", "title", "page", "start", "end", "line_start", "line_end", "quote", "score",
-                   "supported"}
+CITATION_FIELDS = {"number", "source", "title", "page", "page_end", "start", "end", "line_start", "line_end", "location",
+                   "quote", "score", "supported"}
 _MARKERS = re.compile(r"\[(\d+)\]")
 
 
