@@ -375,7 +375,7 @@ def test_cli_ask_prints_the_answer_then_path_line_sources(sample_settings):
     witkoff = next(s for s in sentences(answer_part) if "Steve Witkoff" in s)
     number = _MARKERS.search(witkoff).group(1)
     line = line_of("his envoy, Steve Witkoff")
-    entry = re.search(rf"^\[{number}\] {re.escape(str(SAMPLE))}:{line}-{line}\n +\"(.+)\"$", sources, re.M)
+    entry = re.search(rf"^\[{number}\] {re.escape(str(SAMPLE))}, line {line}\n +\"(.+)\"$", sources, re.M)
     assert entry, result.stdout
     assert "Steve Witkoff, had met with Putin in Moscow" in entry.group(1)
 
