@@ -100,7 +100,8 @@ def merge(a: Passage, b: Passage) -> Passage | None:
     text = first.text if second.end <= first.end else first.text + second.text[first.end - second.start:]
     return first.model_copy(update={
         "text": text, "end": max(first.end, second.end), "line_end": max(first.line_end, second.line_end),
-        "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids, "marks": first.marks.merged(second.marks),
+        "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids,
+        "marks": first.marks.merged(second.marks),
     })
 
 

@@ -6,6 +6,7 @@ import bisect
 import codecs
 import fnmatch
 import io
+import itertools
 import os
 import re
 import time
@@ -276,7 +277,7 @@ def _html(raw: str, path: Path) -> LoadedDocument:
         stack.append((node, False))
         stack.extend((child, True) for child in reversed(node.contents))
     extracted = "".join(pieces)
-    line_of = np.repeat(np.asarray(origins, dtype=np.int64), [len(p) for p in pieces])
+    line_of = np.repeat(np.asarray(origins, dtype=np.int32), [len(p) for p in pieces])
     # Tidying keeps offsets into `extracted` as origins; composing them with `line_of` maps text to file lines.
     text = tidy(Mapped.verbatim(extracted), _is_chrome_line)
     mapped = Mapped(text.text, line_of[text.origins])
@@ -419,13 +420,10 @@ def _docx(data: bytes, path: Path) -> LoadedDocument:
         title = document.core_properties.title or ""
     except Exception as e:  # python-docx raises KeyError, ValueError, lxml errors... on broken packages
         raise LoadError(f"{path}: corrupt or unreadable DOCX ({_reason(e)})") from e
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    return LoadedDocument(
-        "", title, "\n".join(lines), kind="docx", lines=tuple(starts[i] for i, line in enumerate(lines) if line.strip()),
-        headings=tuple((starts[i], heading) for i, heading in headings if heading),
-    )
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    numbered = tuple(starts[i] for i, line in enumerate(lines) if line.strip())  # empty paragraphs are not seen
+    return LoadedDocument("", title, "\n".join(lines), kind="docx", lines=numbered,
+                          headings=tuple((starts[i], heading) for i, heading in headings if heading))
 
 
 def _reason(e: Exception) -> str:

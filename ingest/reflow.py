@@ -24,6 +24,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PAGE_NUMBER = re.compile(r"(?:page\s*)?#(?:\s*(?:of|/)\s*#)?|[-–]\s*#\s*[-–]", re.I)
 _MAX_WRAP = 100  # plain text wrapped wider than this is not hard-wrapped: its line breaks are meant
 _EDGE_LINES = 2  # lines at a page's top and bottom that may be running headers/footers
+_ORIGIN = np.int32  # 4 bytes a character (offsets and line numbers stay far below 2**31)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,11 +37,11 @@ class Mapped:
     @classmethod
     def verbatim(cls, text: str) -> Mapped:
         """Text that is its own original: origins are offsets."""
-        return cls(text, np.arange(len(text), dtype=np.int64))
+        return cls(text, np.arange(len(text), dtype=_ORIGIN))
 
     def starts(self, boundaries: Sequence[int]) -> tuple[int, ...]:
         """For each original boundary (sorted), the first text offset coming from at or after it."""
-        return tuple(int(i) for i in np.searchsorted(self.origins, np.asarray(boundaries, dtype=np.int64)))
+        return tuple(np.searchsorted(self.origins, np.asarray(boundaries, dtype=np.int64)).tolist())
 
     def line_spans(self) -> list[tuple[int, int]]:
         """(start, end) of each line, its line break excluded."""
@@ -69,10 +70,10 @@ class Builder:
     def insert(self, text: str) -> None:
         if text:
             self._texts.append(text)
-            self._origins.append(np.full(len(text), self._last, dtype=np.int64))
+            self._origins.append(np.full(len(text), self._last, dtype=_ORIGIN))
 
     def build(self) -> Mapped:
-        origins = np.concatenate(self._origins) if self._origins else np.zeros(0, dtype=np.int64)
+        origins = np.concatenate(self._origins) if self._origins else np.zeros(0, dtype=_ORIGIN)
         return Mapped("".join(self._texts), origins)
 
 
@@ -84,7 +85,7 @@ def join_pages(pages: Sequence[str]) -> tuple[Mapped, tuple[int, ...], tuple[int
     builder, offset, page_starts, empty = Builder(), 0, [], []
     for number, page in enumerate(pages):
         page_starts.append(offset)
-        source = Mapped(page + "\n", np.arange(offset, offset + len(page) + 1, dtype=np.int64))
+        source = Mapped(page + "\n", np.arange(offset, offset + len(page) + 1, dtype=_ORIGIN))
         kept = [span for index, span in enumerate(source.line_spans()[:-1]) if (number, index) not in chrome]
         while kept and not page[kept[-1][0]:kept[-1][1]].strip():
             kept.pop()
