@@ -14,7 +14,7 @@ import numpy as np
 
 # Lines that start a new block whatever the line before: list items, Markdown headings, code fences, block quotes
 # and table rows (Markdown pipes, or the " | " cells the DOCX/HTML loaders write).
-_LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[A-Za-z][.)]|\(\w{1,3}\))\s+\S")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+\S")  # not "J. Smith"
 _BLOCK = re.compile(r"\s*(?:#{1,6}\s|```|~~~|>|\|)|.*\s\|\s")
 _FENCE = re.compile(r"\s*(?:```|~~~)")
 _TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$")

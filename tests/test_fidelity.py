@@ -284,3 +284,13 @@ def test_citations_name_lines_on_disk_paragraphs_and_headings(library):
     c = next(c for c in answer.citations if "4.5 percent" in c.quote)
     assert c.location == f"lines {c.line_start}-{c.line_end}" and c.line_end > c.line_start
     assert_on_lines(c.quote, (folder / "minutes.md").read_text().split("\n"), c.line_start, c.line_end)
+
+
+def test_an_initial_at_a_line_start_continues_the_sentence():
+    """"J. Smith" at the start of a wrapped line is a name, not a list item "a." that would start a new block."""
+    text = ("The first report on the canal was written in the spring by\n"
+            "J. Smith, who surveyed the locks and the reservoir for the company.\n"
+            "a. The locks were measured first.")
+    flat = reflow(Mapped.verbatim(text), "pdf").text
+    assert flat.split("\n") == ["The first report on the canal was written in the spring by J. Smith, who surveyed the "
+                                "locks and the reservoir for the company.", "a. The locks were measured first."]
