@@ -13,11 +13,14 @@ class _Frozen(BaseModel):
         return self.model_dump(mode="json")
 
 
+Kind = Literal["text", "html", "pdf", "docx"]  # the format a document was read as (text: .txt/.md)
+
+
 class Marks(_Frozen):
     """Where a span of indexed text sits in the file a person opens: sorted (text offset, value) pairs, each value
     holding from its offset on (offsets into the document's indexed text, as Passage.start)."""
 
-    kind: Literal["text", "html", "pdf", "docx"] = "text"
+    kind: Kind = "text"
     lines: tuple[tuple[int, int], ...] = ()  # txt/md/html: line of the file on disk; docx: paragraph number
     pages: tuple[tuple[int, int], ...] = ()  # pdf
     headings: tuple[tuple[int, str], ...] = ()  # docx/html: the heading path a span sits under ("" before any)
@@ -46,8 +49,8 @@ class Place(_Frozen):
     location: str = ""  # "p. 2", "pp. 2-3", "lines 4-6", "¶ 12 (Heading)", "line 9 (Section > Subsection)"
 
 
-def _span(prefix: str, plural: str, first: int, last: int, joiner: str = "-") -> str:
-    return f"{prefix} {first}" if first == last else f"{plural} {first}{joiner}{last}"
+def _span(prefix: str, plural: str, first: int, last: int) -> str:
+    return f"{prefix} {first}" if first == last else f"{plural} {first}-{last}"
 
 
 class Passage(_Frozen):

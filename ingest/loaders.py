@@ -14,12 +14,11 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from assistant.errors import LoadError, UnsupportedFile
-from assistant.types import Marks
+from assistant.types import Kind, Marks
 from ingest.reflow import Mapped, join_pages, reflow, tidy
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
@@ -53,9 +52,6 @@ _CHROME_LINE = re.compile(r"^(?:©|\(c\)|copyright)\s*(?:©\s*)?\d{4}|all rights
                           r"|\baccept (?:all )?cookies\b|\bcookie (?:policy|settings|preferences)\b", re.IGNORECASE)
 _SPACE_CHARS = " \t\r\n\f"
 _TOKENS = re.compile(r"[ \t\r\n\f]+|[^ \t\r\n\f]+")
-
-
-Kind = Literal["text", "html", "pdf", "docx"]
 
 
 @dataclass(frozen=True)

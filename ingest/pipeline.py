@@ -92,11 +92,11 @@ class Ingestor:
         document = load_document(path, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
         stored = self.store.chunks_of(document.source)
         hashed = document_hash(document)
+        if document.empty_pages:  # said at every ingest, changed or not
+            report.notes.append(f"{document.source}: {_pages(document.empty_pages)}: no text layer")
         if stored and all(m.get("doc_hash") == hashed and m.get("n_chunks") == len(stored) for m in stored.values()):
             report.unchanged += len(stored)
             return None
-        if document.empty_pages:
-            report.notes.append(f"{document.source}: {_pages(document.empty_pages)}: no text layer")
         chunks = self.chunker.split(document)
         ids = {c.id for c in chunks}
         new = [c for c in chunks if c.id not in stored]

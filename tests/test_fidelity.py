@@ -111,9 +111,11 @@ def test_pdf_reads_as_prose_without_chrome_and_pages_belong_to_each_sentence(tmp
 def test_pdf_page_without_text_layer_is_named_in_the_ingest_summary(tmp_path):
     path = make_pdf(tmp_path / "locks.pdf", blank_page=True)
     pages = len(__import__("pypdf").PdfReader(path).pages)
-    report = ingest_paths([path], Settings(data_dir=tmp_path / "data", collection="blank"))
+    settings = Settings(data_dir=tmp_path / "data", collection="blank")
+    report, again = ingest_paths([path], settings), ingest_paths([path], settings)
     assert report.added > 0 and report.notes == [f"{path.resolve()}: page {pages}: no text layer"]
-    assert f"page {pages}: no text layer" in report.summary()
+    assert again.added == 0 and again.notes == report.notes  # said again, though nothing changed
+    assert f"page {pages}: no text layer" in report.summary().split("\n")[1]
 
 
 WRAPPED = (
