@@ -49,9 +49,9 @@ class LoadCounter:
         if self._original is None:
             self._original = original = embedding._load
 
-            def counting(path: str, backend: str):
+            def counting(path: str, backend: str, *rest):
                 self.loads.append(backend)
-                return original(path, backend)
+                return original(path, backend, *rest)
 
             embedding._load = counting
         return self
@@ -80,7 +80,7 @@ def profile_text(profiler: cProfile.Profile, limit: int = 30) -> str:
 # -- 1 and 2: ingest throughput and re-ingest --------------------------------------------------------------------
 def _raw_encode(model, texts: list[str], batch_size: int) -> float:
     started = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    model.encode(texts, batch_size)
     return time.perf_counter() - started
 
 
@@ -138,7 +138,7 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
     # Warm every model on real chunks (one full batch): first calls pay one-off allocation costs.
     warm = parts[0][1][:batch]
     for embedder in embedders.values():
-        embedder.model.encode(warm, batch_size=batch)
+        embedder.model.encode(warm, batch)
     naive_embeddings.embed_documents(warm)
 
     main, other = backends[0], "fp32" if backends[0] == "int8" else "int8"
@@ -464,8 +464,19 @@ def _dense(bot, question: str, k: int) -> list:
             for i, t, m in zip(got["ids"][0], got["documents"][0], got["metadatas"][0])]
 
 
-def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: int | None = None) -> dict:
-    """hit@5 and MRR@5 of int8 and fp32 collections of the same documents: hybrid retrieval and dense alone."""
+# Documents' backend, questions' backend ("documents": the same): torch fp32 is the reference every other is held to.
+PARITY_PAIRS = (("fp32", "documents"), ("int8", "documents"), ("int8", "onnx"), ("onnx", "documents"),
+                ("onnx-int8", "documents"))
+
+
+def pair_name(documents: str, query: str) -> str:
+    return documents if query == "documents" else f"{documents}+{query}"
+
+
+def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: int | None = None,
+                   pairs: tuple[tuple[str, str], ...] = PARITY_PAIRS) -> dict:
+    """hit@5 and MRR@5 of each (documents backend, questions backend) pair on the same documents, hybrid retrieval
+    and dense alone, as points against torch fp32 for both."""
     from assistant import condense
     from assistant.api import Assistant
     from evals import metrics
@@ -476,10 +487,11 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
     for name, dataset in datasets:
         items = pick([item for item in dataset.items if item.evidence], limit)
         questions = [condense.rewrite(i.question, list(i.history)) if i.history else i.question for i in items]
-        per_backend = {}
-        for backend in ("int8", "fp32"):
-            settings = settings_for(f"parity-{name}-{backend}"[:60], backend)
-            report = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
+        per_pair, ingested = {}, {}
+        for documents, query in pairs:
+            settings = settings_for(f"parity-{name}-{documents}"[:60], documents).with_overrides(query_backend=query)
+            if documents not in ingested:
+                ingested[documents] = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
             bot = Assistant(settings)
             scores = {}
             for mode, retrieve in (("hybrid", lambda q: bot.retriever.passages(q, k)), ("dense", lambda q: _dense(bot, q, k))):
@@ -488,17 +500,17 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
                     "hit@5": 100 * float(np.mean([metrics.hit_at(p, i.evidence, k) for p, i in zip(ranked, items)])),
                     "mrr@5": 100 * float(np.mean([metrics.reciprocal_rank(p[:k], i.evidence) for p, i in zip(ranked, items)])),
                 }
-            per_backend[backend] = {"ingest_s": report.seconds, "chunks": report.added, **scores}
-        deltas = {mode: {metric: per_backend["int8"][mode][metric] - per_backend["fp32"][mode][metric]
-                         for metric in ("hit@5", "mrr@5")} for mode in ("hybrid", "dense")}
-        results[name] = {"questions": len(items), **per_backend, "int8_minus_fp32_points": deltas,
-                         "ingest_speedup": per_backend["fp32"]["ingest_s"] / per_backend["int8"]["ingest_s"],
-                         "parity": {mode: all(d >= -1.0 for d in deltas[mode].values()) for mode in deltas},
-                         "within_1_point": {mode: all(abs(d) <= 1.0 for d in deltas[mode].values()) for mode in deltas}}
-        say(f"  {name} ({len(items)} questions): " + "; ".join(
-            f"{mode} hit@5 {per_backend['int8'][mode]['hit@5']:.1f} vs {per_backend['fp32'][mode]['hit@5']:.1f}, "
-            f"MRR {per_backend['int8'][mode]['mrr@5']:.1f} vs {per_backend['fp32'][mode]['mrr@5']:.1f}"
-            for mode in ("hybrid", "dense")) + " (int8 vs fp32)")
+            per_pair[pair_name(documents, query)] = {"ingest_s": ingested[documents].seconds,
+                                                      "chunks": ingested[documents].added, **scores}
+        reference = per_pair[pair_name(*pairs[0])]
+        deltas = {pair: {mode: {metric: scores[mode][metric] - reference[mode][metric] for metric in ("hit@5", "mrr@5")}
+                         for mode in ("hybrid", "dense")} for pair, scores in per_pair.items()}
+        results[name] = {"questions": len(items), "reference": pair_name(*pairs[0]), "scores": per_pair,
+                         "points_vs_reference": deltas,
+                         "parity": {pair: {mode: all(d >= -1.0 for d in delta[mode].values()) for mode in delta}
+                                    for pair, delta in deltas.items()}}
+        say(f"  {name} ({len(items)} questions), hybrid hit@5 / MRR@5: " + "; ".join(
+            f"{pair} {scores['hybrid']['hit@5']:.1f}/{scores['hybrid']['mrr@5']:.1f}" for pair, scores in per_pair.items()))
     return results
 
 
