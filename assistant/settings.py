@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["int8", "fp32", "onnx", "onnx-int8"] = "int8"
     # Questions and answer sentences: ONNX Runtime fp32 needs no torch (a cold answer in about a second); "documents"
     # uses the documents' backend. Mixing holds retrieval parity (README, Performance).
-    query_backend: Literal["onnx", "documents"] = "onnx"
+    query_backend: Literal["onnx", "onnx-int8", "documents"] = "onnx"
     model_cache_dir: Path = Field(default=DEFAULT_MODEL_CACHE, description="ONNX exports of the embedding model.")
     embed_batch_size: int = Field(default=32, ge=1)
     chunk_tokens: int = Field(default=160, ge=16, description="Chunk size in the embedding model's word pieces.")
