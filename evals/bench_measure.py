@@ -497,8 +497,8 @@ def _dense(bot, question: str, k: int) -> list:
 
 
 # Documents' backend, questions' backend ("documents": the same): torch fp32 is the reference every other is held to.
-PARITY_PAIRS = (("fp32", "documents"), ("int8", "documents"), ("int8", "onnx"), ("onnx", "documents"),
-                ("onnx-int8", "documents"))
+# ONNX fp32 documents are left out: their vectors equal torch fp32's (tests/test_perf.py).
+PARITY_PAIRS = (("fp32", "documents"), ("int8", "documents"), ("int8", "onnx"), ("onnx-int8", "documents"))
 
 
 def pair_name(documents: str, query: str) -> str:
