@@ -442,6 +442,7 @@ def bench_command(
              f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,
     profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
     all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
+    squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
 ):
     """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table."""
     scales = parse_scales(scale) if scale else None
@@ -449,7 +450,7 @@ def bench_command(
         memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
     try:
         results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
-                            subprocesses=not quick, profile=profile, all_backends=all_backends)
+                            subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad)
     except (ValueError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
