@@ -1,9 +1,11 @@
 """The Python API: `Assistant().ask(question)` runs condense -> retrieve -> answer -> verify (an LCEL chain)."""
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 from langchain_core.runnables import RunnableLambda
@@ -46,9 +48,15 @@ def _terms() -> Terms:
 _lexical_indexes: dict[tuple[str, str], LexicalIndex] = {}
 
 
-def _lexical(store: Store) -> LexicalIndex:
-    """One BM25 index per collection per process, shared by every Assistant on it."""
-    return _lexical_indexes.setdefault((store.where, store.name), LexicalIndex(store, _terms()))
+def _lexical(store: Store, data_dir: Path) -> LexicalIndex:
+    """One BM25 index per collection per process, shared by every Assistant on it, and saved under the local data
+    directory per store location (a directory or a server URL) and collection, so other processes load it."""
+    key = (store.where, store.name)
+    if key not in _lexical_indexes:
+        digest = hashlib.sha256(f"{store.where}\0{store.name}".encode()).hexdigest()[:12]
+        folder = data_dir / "lexical" / f"{store.name}-{digest}"
+        _lexical_indexes.setdefault(key, LexicalIndex(store, _terms(), folder))
+    return _lexical_indexes[key]
 
 
 class Assistant:
@@ -56,7 +64,8 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, **overrides):
         self.settings = (settings or Settings()).with_overrides(**overrides)
-        self.embedder = get_embedder(self.settings)
+        query = self.settings.query_backend
+        self.embedder = get_embedder(self.settings, None if query == "documents" else query)
         self._retriever: HybridRetriever | None = None
         self.chain = (RunnableLambda(self._condense, name="condense") | RunnableLambda(self._retrieve, name="retrieve")
                       | RunnableLambda(self._answer, name="answer") | RunnableLambda(self._verify, name="verify"))
@@ -65,8 +74,8 @@ class Assistant:
     @property
     def retriever(self) -> HybridRetriever:
         if self._retriever is None:
-            store = open_store(self.settings, self.embedder.identity)
-            lexical = _lexical(store)
+            store = open_store(self.settings, get_embedder(self.settings).identity)  # the documents' identity
+            lexical = _lexical(store, self.settings.data_dir)
             self._retriever = HybridRetriever(store=store, embedder=self.embedder, lexical=lexical, k=self.settings.k)
         return self._retriever
 

@@ -1,9 +1,12 @@
 """Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank, overlapping chunks merged."""
 
+import json
 import math
+import os
 import re
+import shutil
 import threading
-from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,18 +36,22 @@ class Terms:
 
 
 class LexicalIndex:
-    """BM25 over every chunk of the collection, rebuilt only when the collection's version changes."""
+    """BM25 over every chunk of the collection, rebuilt only when the collection's version changes.
 
-    def __init__(self, store, terms: Terms):
+    With a `folder` the index is saved there per version and shared by every process and replica: a new process
+    loads it instead of rebuilding it. It holds chunk ids and sources only; texts come from the store on a hit."""
+
+    def __init__(self, store, terms: Terms, folder: Path | None = None):
         self.store = store
         self.terms = terms
+        self.folder = folder
         self._lock = threading.Lock()
         self._version = None
         self._bm25 = None
         self.ids: list[str] = []
-        self.texts: list[str] = []
-        self.metadatas: list[dict] = []
-        self._df: Counter = Counter()
+        self.sources: list[str] = []
+        self._df = np.zeros(0, np.int64)
+        self.builds = 0  # indexes built (rather than loaded) by this object: what persistence saves
 
     def refresh(self) -> None:
         version = self.store.version()
@@ -53,26 +60,78 @@ class LexicalIndex:
         with self._lock:
             if version == self._version:
                 return
-            import bm25s
+            if not self._load(version):
+                self._build(version)
 
-            got = self.store.everything()
-            bm25, df = bm25s.BM25(), Counter()
-            if got["ids"]:
-                vocab: dict[str, int] = {}
-                corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(text)] for text in got["documents"]]
-                bm25.index(bm25s.tokenization.Tokenized(ids=corpus, vocab=vocab), show_progress=False)
-                inverse = list(vocab)
-                df.update(inverse[i] for ids in corpus for i in set(ids))
-            self.ids, self.texts, self.metadatas, self._df = got["ids"], got["documents"], got["metadatas"], df
-            self._bm25, self._version = bm25, version
+    def _build(self, version: str) -> None:
+        import bm25s
+
+        got = self.store.everything()
+        bm25 = bm25s.BM25()
+        if got["ids"]:
+            vocab: dict[str, int] = {}
+            corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(text)] for text in got["documents"]]
+            bm25.index(bm25s.tokenization.Tokenized(ids=corpus, vocab=vocab), show_progress=False)
+        self._use(bm25, got["ids"], [m["source"] for m in got["metadatas"]], version)
+        self.builds += 1
+        # Saved only when nothing was written meanwhile: the index on disk must be exactly its version's.
+        if self.folder is not None and got["ids"] and self.store.version() == version:
+            self._save(bm25, version)
+
+    def _use(self, bm25, ids: list[str], sources: list[str], version: str) -> None:
+        indptr = np.asarray(bm25.scores["indptr"]) if ids else np.zeros(1, np.int64)
+        # Each term's column holds one score per chunk that has it: its document frequency, for `idf`.
+        self._df = np.diff(indptr)
+        self.ids, self.sources, self._bm25, self._version = ids, sources, bm25, version
+
+    def _path(self, version: str) -> Path:
+        return self.folder / re.sub(r"[^\w.-]", "_", version)
+
+    def _save(self, bm25, version: str) -> None:
+        """Written whole under a temporary name, then renamed: a reader sees the complete index or none."""
+        target = self._path(version)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            bm25.save(partial, show_progress=False)
+            (partial / "chunks.json").write_text(json.dumps({"version": version, "ids": self.ids,
+                                                             "sources": self.sources}), encoding="utf-8")
+            os.rename(partial, target)
+        except OSError:
+            return  # a read-only or full disk, or another process saved it first: this process keeps its own copy
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        saved = target.stat().st_mtime
+        for old in self.folder.iterdir():  # earlier versions are dead weight once this one is there
+            if not old.name.startswith(".") and old.stat().st_mtime < saved:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _load(self, version: str) -> bool:
+        """True when a saved index of this version was read whole; a damaged one is removed (and rebuilt)."""
+        if self.folder is None or not self._path(version).is_dir():
+            return False
+        import bm25s
+
+        path = self._path(version)
+        try:
+            chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
+            bm25 = bm25s.BM25.load(path, show_progress=False)
+            if chunks["version"] != version or not bm25.scores["num_docs"] == len(chunks["ids"]) == len(chunks["sources"]):
+                raise ValueError("index and chunk list disagree")
+        except Exception:  # truncated, garbled or half-deleted files: rebuilding is the answer to all of them
+            shutil.rmtree(path, ignore_errors=True)
+            return False
+        self._use(bm25, chunks["ids"], chunks["sources"], version)
+        return True
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency; a term no chunk has weighs the most."""
-        n, df = len(self.ids), self._df.get(term, 0)
+        column = self._bm25.vocab_dict.get(term) if self.ids else None
+        df = int(self._df[column]) if column is not None and column < len(self._df) else 0
+        n = len(self.ids)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, k: int, source: str | None = None) -> list[int]:
-        """Positions (into ids/texts/metadatas) of the best k chunks with any query term."""
+        """Positions (into ids/sources) of the best k chunks with any query term."""
         self.refresh()
         vocab = self._bm25.vocab_dict if self.ids else {}
         tokens = [t for t in self.terms(query) if t in vocab]
@@ -80,7 +139,7 @@ class LexicalIndex:
             return []
         scores = self._bm25.get_scores(tokens)
         if source is not None:
-            scores = np.where([m["source"] == source for m in self.metadatas], scores, 0.0)
+            scores = np.where([s == source for s in self.sources], scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:k]
         return [int(i) for i in top if scores[i] > 0]
 
@@ -130,10 +189,14 @@ class HybridRetriever(BaseRetriever):
         for rank, (chunk_id, text, meta) in enumerate(zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0])):
             candidates[chunk_id] = _passage(text, meta, 0.0, chunk_id)
             fused[chunk_id] = 1.0 / (_RRF_K + rank + 1)
-        for rank, i in enumerate(self.lexical.search(query, fetch, source)):
-            chunk_id = self.lexical.ids[i]
-            candidates.setdefault(chunk_id, _passage(self.lexical.texts[i], self.lexical.metadatas[i], 0.0, chunk_id))
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, source)]
+        # Lexical hits the dense search did not bring are read from the store (gone since the index was built: skipped).
+        missing = self.store.get([chunk_id for chunk_id in lexical if chunk_id not in candidates])
+        for chunk_id, text, meta in zip(missing["ids"], missing["documents"], missing["metadatas"]):
+            candidates[chunk_id] = _passage(text, meta, 0.0, chunk_id)
+        for rank, chunk_id in enumerate(lexical):
+            if chunk_id in candidates:
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
         ranked: list[Passage] = []
         for chunk_id in sorted(fused, key=lambda c: (-fused[c], c)):
             merged = candidates[chunk_id].model_copy(update={"score": round(fused[chunk_id], 6)})

@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_LLM = "llamacpp:SmolLM2-135M-Instruct"
+DEFAULT_MODEL_CACHE = Path.home() / ".cache" / "assistant"
 
 
 class Settings(BaseSettings):
@@ -20,7 +21,12 @@ class Settings(BaseSettings):
 
     # Embedding and chunking
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or local path.")
-    embedding_backend: Literal["int8", "fp32"] = "int8"
+    # torch dynamic int8 / torch fp32 / ONNX Runtime fp32 (same vectors as torch fp32) / ONNX Runtime dynamic int8.
+    embedding_backend: Literal["int8", "fp32", "onnx", "onnx-int8"] = "int8"
+    # Questions and answer sentences: ONNX Runtime fp32 needs no torch (a cold answer in about a second); "documents"
+    # uses the documents' backend. Mixing holds retrieval parity (README, Performance).
+    query_backend: Literal["onnx", "onnx-int8", "documents"] = "onnx"
+    model_cache_dir: Path = Field(default=DEFAULT_MODEL_CACHE, description="ONNX exports of the embedding model.")
     embed_batch_size: int = Field(default=32, ge=1)
     chunk_tokens: int = Field(default=160, ge=16, description="Chunk size in the embedding model's word pieces.")
     chunk_overlap_tokens: int = Field(default=32, ge=0)

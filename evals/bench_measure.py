@@ -17,6 +17,7 @@ import numpy as np
 from evals.bench_corpus import synthetic_batches, variants
 
 MB = 1024 * 1024
+ENCODERS = ("int8", "fp32", "onnx", "onnx-int8")  # every backend's raw encode is measured
 NAIVE_CHUNK_CHARS, NAIVE_OVERLAP_CHARS = 800, 100  # the recipe's usual splitter settings (as measured in the notes)
 Say = Callable[[str], None]
 
@@ -49,9 +50,9 @@ class LoadCounter:
         if self._original is None:
             self._original = original = embedding._load
 
-            def counting(path: str, backend: str):
+            def counting(path: str, backend: str, *rest):
                 self.loads.append(backend)
-                return original(path, backend)
+                return original(path, backend, *rest)
 
             embedding._load = counting
         return self
@@ -80,7 +81,7 @@ def profile_text(profiler: cProfile.Profile, limit: int = 30) -> str:
 # -- 1 and 2: ingest throughput and re-ingest --------------------------------------------------------------------
 def _raw_encode(model, texts: list[str], batch_size: int) -> float:
     started = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    model.encode(texts, batch_size)
     return time.perf_counter() - started
 
 
@@ -113,10 +114,10 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
     from ingest.loaders import load_document
     from ingest.pipeline import Ingestor
 
-    settings = {backend: settings_for(f"bench-{backend}", backend) for backend in ("int8", "fp32")}
+    settings = {backend: settings_for(f"bench-{backend}", backend) for backend in ENCODERS}
     loads = {}
     embedders = {}
-    for backend in ("int8", "fp32"):
+    for backend in ENCODERS:
         started = time.perf_counter()
         embedders[backend] = get_embedder(settings[backend]).warm_up()
         loads[backend] = time.perf_counter() - started
@@ -138,7 +139,7 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
     # Warm every model on real chunks (one full batch): first calls pay one-off allocation costs.
     warm = parts[0][1][:batch]
     for embedder in embedders.values():
-        embedder.model.encode(warm, batch_size=batch)
+        embedder.model.encode(warm, batch)
     naive_embeddings.embed_documents(warm)
 
     main, other = backends[0], "fp32" if backends[0] == "int8" else "int8"
@@ -151,6 +152,7 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
         pairs = [(f"raw_{main}", f"ingest_{main}")] + [(f"ingest_{b}",) for b in backends[1:]]
         if number % 2 == 0:
             pairs.append((f"raw_{other}", "naive") if number % 4 == 0 else ("naive", f"raw_{other}"))
+            pairs += [(f"raw_{b}",) for b in ENCODERS if b not in (main, other)]
         order = [step for pair in pairs for step in (pair if number % 2 == 0 else pair[::-1])]
         for step in order:
             if step.startswith("raw_"):
@@ -166,7 +168,7 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
                 run["seconds"]["naive"], run["naive_chunks"] = seconds, chunks
         s = run["seconds"]
         quotient = lambda a, b: s[a] / s[b] if a in s and b in s else None  # time of a / time of b = speed of b / a
-        run["ratios"] = {"raw_int8_vs_raw_fp32": quotient("raw_fp32", "raw_int8")}
+        run["ratios"] = {f"raw_{b}_vs_raw_fp32": quotient("raw_fp32", f"raw_{b}") for b in ENCODERS if b != "fp32"}
         if "naive" in s and "raw_fp32" in s:
             run["ratios"]["naive_vs_raw_fp32"] = s["raw_fp32"] / s["naive"] * run["naive_chunks"] / len(texts)  # chunks/s
         for backend in backends:
@@ -222,19 +224,29 @@ def measure_reingest(settings, files: list[Path], first_seconds: float, reps: in
             "speedup": first_seconds / median(seconds), "unchanged_chunks": report.unchanged}
 
 
-def measure_cli_reingest(data_dir: Path, collection: str, backend: str, corpus: Path, first_seconds: float) -> dict:
-    """`assistant ingest` of the unchanged corpus in a new process: what a user waits for (imports, model load)."""
+def measure_cli_reingest(data_dir: Path, collection: str, backend: str, corpus: Path, first_seconds: float,
+                         reps: int = 3) -> dict:
+    """`assistant ingest` of the unchanged corpus in a new process (what a user waits for), interleaved with the
+    floor (a bare process that loads the model and embeds one query), which it must stay well under."""
     import subprocess
 
-    from evals.bench_proc import assistant_command, child_env
+    from evals.bench_proc import assistant_command, child_env, time_floor
 
     command = [*assistant_command(), "ingest", str(corpus), "--data-dir", str(data_dir), "--collection", collection]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=child_env(backend), timeout=900)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"assistant ingest exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    return {"seconds": seconds, "speedup": first_seconds / seconds, "summary": done.stdout.strip()}
+    seconds, floors = [], []
+    for rep in range(reps):
+        for step in ("cli", "floor") if rep % 2 == 0 else ("floor", "cli"):
+            if step == "floor":
+                floors.append(time_floor())
+                continue
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=child_env(backend), timeout=900)
+            seconds.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise RuntimeError(f"assistant ingest exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return {"seconds": median(seconds), "runs": seconds, "floor_s": median(floors), "floor_runs": floors,
+            "vs_floor": median(a / b for a, b in zip(seconds, floors)),
+            "speedup": first_seconds / median(seconds), "summary": done.stdout.strip()}
 
 
 # -- 3: query latency against collection size -----------------------------------------------------------------
@@ -266,6 +278,16 @@ def measure_scales(settings, scales: list[int], questions: list[str], say: Say, 
         started = time.perf_counter()
         bot.retriever.lexical.refresh()
         index_s = time.perf_counter() - started
+        # What a new process pays instead: loading the index saved by the build above.
+        from assistant.retrieval import LexicalIndex
+
+        fresh = LexicalIndex(store, bot.retriever.lexical.terms, bot.retriever.lexical.folder)
+        started = time.perf_counter()
+        fresh.refresh()
+        index_load_s = time.perf_counter() - started
+        if fresh.builds:
+            raise RuntimeError("the saved lexical index was rebuilt instead of loaded")
+        del fresh
         started = time.perf_counter()
         bot.retriever.passages("warm up the vector index")
         first_query_s = time.perf_counter() - started
@@ -318,32 +340,42 @@ def measure_scales(settings, scales: list[int], questions: list[str], say: Say, 
         row = {
             "scale": scale, "chunks": size, "real_chunks": n_real, "questions": len(questions),
             "answered": len(answers),
-            "add_s": round(add_s, 2), "index_build_s": round(index_s, 3), "first_query_s": round(first_query_s, 3),
+            "add_s": round(add_s, 2), "index_build_s": round(index_s, 3), "index_load_s": round(index_load_s, 3), "first_query_s": round(first_query_s, 3),
             "retrieval_p50_ms": ms(retrieval, 50), "retrieval_p95_ms": ms(retrieval, 95),
             "answer_p50_ms": ms(answers, 50), "answer_p95_ms": ms(answers, 95), "refused": refused,
             "retrieval_parts_p50_ms": {name: ms(values, 50) for name, values in parts.items()},
             "answer_stages_p50_ms": {name: ms(values, 50) for name, values in stages.items()},
         }
         say(f"  {size} chunks: retrieval p50 {row['retrieval_p50_ms']} ms p95 {row['retrieval_p95_ms']} ms, "
-            f"answer p50 {row['answer_p50_ms']} ms p95 {row['answer_p95_ms']} ms (BM25 build {index_s:.1f}s)")
+            f"answer p50 {row['answer_p50_ms']} ms p95 {row['answer_p95_ms']} ms (BM25 build {index_s:.1f}s, load "
+            f"{index_load_s:.2f}s)")
         results.append(row)
     return results
 
 
 # -- 4 and 5: cold start, the chat process, throughput under concurrency -------------------------------------------
-def measure_cold_start(settings, question: str, reps: int, say: Say) -> dict:
-    from evals.bench_proc import time_cli_ask, time_import
+def measure_cold_start(settings, question: str, reps: int, say: Say, label: str = "") -> dict:
+    """Cold `assistant ask` runs interleaved with the floor (see `time_floor`); ratios are per pair, then the median."""
+    from evals.bench_proc import time_cli_ask, time_floor, time_import
 
-    runs = [time_cli_ask(settings.data_dir, settings.collection, settings.embedding_backend, question)
-            for _ in range(reps)]
+    runs, floors = [], []
+    for rep in range(reps):
+        for step in ("ask", "floor") if rep % 2 == 0 else ("floor", "ask"):
+            if step == "ask":
+                runs.append(time_cli_ask(settings.data_dir, settings.collection, settings.embedding_backend, question))
+            else:
+                floors.append(time_floor())
     imports = {module: time_import(module) for module in ("assistant.cli", "assistant.api")}
     result = {
         "question": question, "runs": runs, "answer_s": median(r["answer_s"] for r in runs),
         "exit_s": median(r["exit_s"] for r in runs), "peak_rss_mb": median(r["peak_rss_mb"] for r in runs),
-        "import_s": imports,
+        "import_s": imports, "floor_s": median(floors), "floor_runs": floors,
+        "answer_vs_floor": median(r["answer_s"] / f for r, f in zip(runs, floors)),
+        "teardown_s": median(r["exit_s"] - r["answer_s"] for r in runs),
     }
-    say(f"  cold `assistant ask`: answer after {result['answer_s']:.2f}s, exit {result['exit_s']:.2f}s, "
-        f"peak RSS {result['peak_rss_mb']:.0f} MB (imports: " + ", ".join(f"{m} {s:.2f}s" for m, s in imports.items()) + ")")
+    say(f"  cold `assistant ask`{label}: answer after {result['answer_s']:.2f}s ({result['answer_vs_floor']:.2f} of the "
+        f"floor {result['floor_s']:.2f}s), exit {result['exit_s']:.2f}s, peak RSS {result['peak_rss_mb']:.0f} MB "
+        "(imports: " + ", ".join(f"{m} {s:.2f}s" for m, s in imports.items()) + ")")
     return result
 
 
@@ -464,8 +496,19 @@ def _dense(bot, question: str, k: int) -> list:
             for i, t, m in zip(got["ids"][0], got["documents"][0], got["metadatas"][0])]
 
 
-def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: int | None = None) -> dict:
-    """hit@5 and MRR@5 of int8 and fp32 collections of the same documents: hybrid retrieval and dense alone."""
+# Documents' backend, questions' backend ("documents": the same): torch fp32 is the reference every other is held to.
+# ONNX fp32 documents are left out: their vectors equal torch fp32's (tests/test_perf.py).
+PARITY_PAIRS = (("fp32", "documents"), ("int8", "documents"), ("int8", "onnx"), ("onnx-int8", "documents"))
+
+
+def pair_name(documents: str, query: str) -> str:
+    return documents if query == "documents" else f"{documents}+{query}"
+
+
+def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: int | None = None,
+                   pairs: tuple[tuple[str, str], ...] = PARITY_PAIRS) -> dict:
+    """hit@5 and MRR@5 of each (documents backend, questions backend) pair on the same documents, hybrid retrieval
+    and dense alone, as points against torch fp32 for both."""
     from assistant import condense
     from assistant.api import Assistant
     from evals import metrics
@@ -476,10 +519,11 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
     for name, dataset in datasets:
         items = pick([item for item in dataset.items if item.evidence], limit)
         questions = [condense.rewrite(i.question, list(i.history)) if i.history else i.question for i in items]
-        per_backend = {}
-        for backend in ("int8", "fp32"):
-            settings = settings_for(f"parity-{name}-{backend}"[:60], backend)
-            report = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
+        per_pair, ingested = {}, {}
+        for documents, query in pairs:
+            settings = settings_for(f"parity-{name}-{documents}"[:60], documents).with_overrides(query_backend=query)
+            if documents not in ingested:
+                ingested[documents] = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
             bot = Assistant(settings)
             scores = {}
             for mode, retrieve in (("hybrid", lambda q: bot.retriever.passages(q, k)), ("dense", lambda q: _dense(bot, q, k))):
@@ -488,17 +532,17 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
                     "hit@5": 100 * float(np.mean([metrics.hit_at(p, i.evidence, k) for p, i in zip(ranked, items)])),
                     "mrr@5": 100 * float(np.mean([metrics.reciprocal_rank(p[:k], i.evidence) for p, i in zip(ranked, items)])),
                 }
-            per_backend[backend] = {"ingest_s": report.seconds, "chunks": report.added, **scores}
-        deltas = {mode: {metric: per_backend["int8"][mode][metric] - per_backend["fp32"][mode][metric]
-                         for metric in ("hit@5", "mrr@5")} for mode in ("hybrid", "dense")}
-        results[name] = {"questions": len(items), **per_backend, "int8_minus_fp32_points": deltas,
-                         "ingest_speedup": per_backend["fp32"]["ingest_s"] / per_backend["int8"]["ingest_s"],
-                         "parity": {mode: all(d >= -1.0 for d in deltas[mode].values()) for mode in deltas},
-                         "within_1_point": {mode: all(abs(d) <= 1.0 for d in deltas[mode].values()) for mode in deltas}}
-        say(f"  {name} ({len(items)} questions): " + "; ".join(
-            f"{mode} hit@5 {per_backend['int8'][mode]['hit@5']:.1f} vs {per_backend['fp32'][mode]['hit@5']:.1f}, "
-            f"MRR {per_backend['int8'][mode]['mrr@5']:.1f} vs {per_backend['fp32'][mode]['mrr@5']:.1f}"
-            for mode in ("hybrid", "dense")) + " (int8 vs fp32)")
+            per_pair[pair_name(documents, query)] = {"ingest_s": ingested[documents].seconds,
+                                                      "chunks": ingested[documents].added, **scores}
+        reference = per_pair[pair_name(*pairs[0])]
+        deltas = {pair: {mode: {metric: scores[mode][metric] - reference[mode][metric] for metric in ("hit@5", "mrr@5")}
+                         for mode in ("hybrid", "dense")} for pair, scores in per_pair.items()}
+        results[name] = {"questions": len(items), "reference": pair_name(*pairs[0]), "scores": per_pair,
+                         "points_vs_reference": deltas,
+                         "parity": {pair: {mode: all(d >= -1.0 for d in delta[mode].values()) for mode in delta}
+                                    for pair, delta in deltas.items()}}
+        say(f"  {name} ({len(items)} questions), hybrid hit@5 / MRR@5: " + "; ".join(
+            f"{pair} {scores['hybrid']['hit@5']:.1f}/{scores['hybrid']['mrr@5']:.1f}" for pair, scores in per_pair.items()))
     return results
 
 

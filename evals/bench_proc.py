@@ -92,6 +92,22 @@ def time_cli_ask(data_dir: Path, collection: str, backend: str, question: str) -
     return {"answer_s": answered, "exit_s": exited, "peak_rss_mb": sampler.peak / MB, "answer": first.strip()[:120]}
 
 
+FLOOR = """
+from sentence_transformers import SentenceTransformer
+from ingest.embedding import resolve_model_path
+SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu").encode(["How long is a piece of string?"])
+"""
+
+
+def time_floor() -> float:
+    """Seconds for a bare process to import sentence-transformers, load the packaged MiniLM and embed one query:
+    the floor under any torch start, against which cold starts are measured."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR], check=True, env=child_env("int8"), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parent.parent))
+    return time.perf_counter() - started
+
+
 def time_import(module: str) -> float:
     """Seconds for a fresh interpreter to import `module` and exit (the floor under any cold start)."""
     started = time.perf_counter()

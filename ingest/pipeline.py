@@ -2,6 +2,7 @@
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -62,8 +63,22 @@ class Ingestor:
         report = IngestReport()
         files = list(iter_files(paths, glob))
         report.files = len(files)
-        pending: list[_Pending] = []
         bar = _progress(len(files), progress)
+        # Chroma writes one window while the model encodes the next (one writer: documents land in order).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._written: Future | None = None
+        try:
+            self._run(files, report, bar, on_message)
+        finally:
+            self._writer.shutdown(wait=True)
+        bar.close()
+        if prune:
+            self._prune(report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _run(self, files: list[Path], report: IngestReport, bar, on_message: Callable[[str], None]) -> None:
+        pending: list[_Pending] = []
         for path in files:
             try:
                 item = self._prepare(path, report)
@@ -82,11 +97,7 @@ class Ingestor:
             bar.update(1)
             bar.set_postfix(added=report.added, unchanged=report.unchanged, refresh=False)
         self._commit(pending, report)
-        bar.close()
-        if prune:
-            self._prune(report)
-        report.seconds = time.perf_counter() - started
-        return report
+        self._wait_written()
 
     def _prepare(self, path: Path, report: IngestReport) -> _Pending | None:
         document = load_document(path, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
@@ -104,9 +115,20 @@ class Ingestor:
         return _Pending(chunks, new, [i for i in stored if i not in ids])
 
     def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
-        """Embed all new chunks at once, then write document by document: new chunks first, stale ones last."""
+        """Embed all new chunks at once, then hand the writes to the writer once it has finished the last window."""
         new = [c for p in pending for c in p.new]
         vectors = iter(self.embedder.encode([c.text for c in new]) if new else [])
+        self._wait_written()
+        self._written = self._writer.submit(self._write, pending, vectors, report)
+
+    def _wait_written(self) -> None:
+        """Re-raises what the writer hit (a full disk, a lost server), so the run stops as before."""
+        if self._written is not None:
+            written, self._written = self._written, None
+            written.result()
+
+    def _write(self, pending: list[_Pending], vectors, report: IngestReport) -> None:
+        """Document by document: new chunks first, stale ones last; then the version changes for readers."""
         for item in pending:
             n = len(item.chunks)
             if item.new:

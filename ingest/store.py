@@ -197,6 +197,12 @@ class Store:
             return got
         return {key: [got[key][i] for i in keep] for key in ("ids", "documents", "metadatas")}
 
+    def get(self, ids: list[str]) -> dict:
+        """ids, documents and metadatas of these chunks (those still stored)."""
+        if not ids:
+            return {"ids": [], "documents": [], "metadatas": []}
+        return self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
+
     def upsert(self, ids, embeddings, documents, metadatas) -> None:
         """One write when it fits in a batch, which Chroma applies at once; larger documents take several."""
         for at in range(0, len(ids), self.max_batch):

@@ -228,9 +228,7 @@ UNANSWERABLE = [
     "How tall is the Eiffel Tower?",
     "Who is the mayor of Kyiv?",
     "What did Biden say about the war?",
-    pytest.param("What is the GDP of Ukraine?", marks=pytest.mark.xfail(
-        strict=True, reason="answered with the Crimea sentences (lines 24-25): 'Ukraine' alone clears "
-                            "refuse_threshold; the answer never mentions GDP")),
+    "What is the GDP of Ukraine?",  # refused since questions are embedded in fp32 (ONNX): int8 answered it
     "How many tanks does Ukraine have?",
 ]
 
@@ -345,9 +343,9 @@ def test_retrieved_passages_are_exact_ranked_spans_and_overlaps_merge(sample_bot
     assert merged, "overlapping chunks are merged into one passage"
 
 
-@pytest.mark.xfail(strict=True, reason="the chunk holding line 19 ranks 5th dense and 3rd in BM25 ('send' and "
-                                       "'sent' stem apart), so with k <= 2 it is never retrieved and the answer refuses")
-@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("k", [pytest.param(1, marks=pytest.mark.xfail(
+    strict=True, reason="the chunk holding line 19 fuses second (after lines 1-11; 'send' and 'sent' stem apart in "
+                        "BM25), so with k = 1 it is never retrieved")), 2])
 def test_witkoff_is_found_with_a_small_k(sample_settings, k):
     answer = Assistant(sample_settings, k=k).ask(WITKOFF_Q)
     assert not answer.refused and "Steve Witkoff" in answer.text

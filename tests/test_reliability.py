@@ -465,7 +465,7 @@ def test_a_collection_over_sqlites_variable_limit_is_read_in_pages(tmp_path):
     assert len(store.sources()) == docs and len(store.chunks_of("/docs/7.txt")) == per_doc
     index = LexicalIndex(store, Terms())
     hits = index.search("volume v33x", 5)
-    assert hits and all(index.metadatas[i]["source"] == "/docs/33.txt" for i in hits)
+    assert hits and all(index.sources[i] == "/docs/33.txt" for i in hits)
 
 
 # -- disk full, read-only store ------------------------------------------------------------------------------------------
