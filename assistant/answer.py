@@ -5,14 +5,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerability import can_answer, is_heading, open_quote
+from assistant.answerability import addresses_assistant, is_heading, open_quote
+from assistant.judge import AnswerJudge, Sentence, sentences_of
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
 REFUSAL = "I could not find this in the documents."
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _TRAILING_MARKERS = re.compile(r"([.!?]+[\"'”’)]*)((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
-_SECOND_MARGIN = 0.08
+_SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
+_SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
 
 
 @dataclass(frozen=True)
@@ -29,67 +31,50 @@ class Draft:
     best_score: float = 0.0
 
 
-@dataclass(frozen=True)
-class Sentence:
-    passage: int
-    start: int  # offsets into the passage text
-    end: int
-    text: str
-
-
-def sentences_of(passages: list[Passage]) -> list[Sentence]:
-    return [Sentence(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
-
-
-def coverage(query_terms: list[str], terms: set[str], idf) -> float:
-    """IDF-weighted share of the query's terms found in `terms`."""
-    wanted = set(query_terms)
-    total = sum(idf(t) for t in wanted)
-    return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
-
-
 class ExtractiveAnswerer:
-    """Picks the passage sentences that best answer the question: embedding similarity plus lexical coverage."""
+    """Answers with the passage sentence the judge rates most likely to answer, or refuses when none is likely."""
 
-    def __init__(self, embedder, terms, idf, refuse_threshold: float, max_sentences: int, lexical_weight: float):
-        self.embedder = embedder
-        self.terms = terms
-        self.idf = idf
+    def __init__(self, judge: AnswerJudge, refuse_threshold: float, max_sentences: int):
+        self.judge = judge
         self.refuse_threshold = refuse_threshold
         self.max_sentences = max_sentences
-        self.lexical_weight = lexical_weight
 
-    def score(self, question: str, candidates: list[Sentence]) -> np.ndarray:
-        if not candidates:
-            return np.zeros(0)
-        similarity = self.embedder.sentence_vectors([c.text for c in candidates]) @ self.embedder.query_vector(question)
-        query_terms = self.terms(question)
-        lexical = np.array([coverage(query_terms, set(self.terms(c.text)), self.idf) for c in candidates])
-        return similarity + self.lexical_weight * lexical
+    def candidates(self, passages: list[Passage], said: str = "") -> tuple[list[Sentence], list[int]]:
+        """Every passage sentence, and the indices of those that may answer: no headings, FAQ questions, text
+        addressed to the assistant, or sentences of `said` (the last answer, for a follow-up)."""
+        sentences = sentences_of(passages)
+        chosen = [i for i, s in enumerate(sentences)
+                  if not is_heading(s.text) and not addresses_assistant(s.text) and not (said and s.text in said)]
+        return sentences, chosen
 
     def draft(self, question: str, passages: list[Passage], said: str = "") -> Draft:
         """The best sentences, or none (a refusal); sentences in `said` (the last answer) are not repeated."""
-        candidates = [c for c in sentences_of(passages) if c.text not in said]
-        if not candidates:
+        sentences, chosen = self.candidates(passages, said)
+        if not chosen:
             return Draft(())
-        scores = self.score(question, candidates)
-        # Headings summarise rather than state (unless a document has nothing else), and sentences that cannot
-        # hold the asked-for kind of answer (a number, a date...) are out.
-        headings = np.array([is_heading(c.text) for c in candidates])
-        if not headings.all():
-            scores = np.where(headings, -1.0, scores)
-        scores = np.where([can_answer(question, c.text) for c in candidates], scores, -1.0)
+        scores = self.judge.scores(question, sentences, chosen, [p.title for p in passages])
         order = np.argsort(-scores, kind="stable")
         best = float(scores[order[0]])
         if best < self.refuse_threshold:
             return Draft((), best)
-        # A second sentence only when it is nearly as relevant: "why/how" answers often span two.
-        chosen = [candidates[i] for i in order[: self.max_sentences] if scores[i] >= best - _SECOND_MARGIN]
-        for c in list(chosen):
-            following = next((n for n in candidates if n.passage == c.passage and n.start > c.end), None)
-            if open_quote(c.text) and following and following not in chosen:
-                chosen.insert(chosen.index(c) + 1, following)
-        return Draft(tuple(Claim(c.text, (c.passage,)) for c in chosen), best)
+        picked = [chosen[order[0]]]
+        for o in order[1:]:
+            if len(picked) >= self.max_sentences or scores[o] < max(self.refuse_threshold, best - _SECOND_MARGIN):
+                break
+            if self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
+                picked.append(chosen[o])
+        for i in list(picked):
+            following = i + 1
+            if (open_quote(sentences[i].text) and following < len(sentences) and following not in picked
+                    and sentences[following].passage == sentences[i].passage):
+                picked.insert(picked.index(i) + 1, following)
+        return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), best)
+
+    def _adds(self, question: str, first: str, second: str) -> bool:
+        """The second sentence says mostly something the question and the first sentence do not."""
+        known = set(self.judge.terms(question)) | set(self.judge.terms(first))
+        terms = set(self.judge.terms(second))
+        return bool(terms) and len(terms - known) / len(terms) >= _SECOND_NEW
 
 
 def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:

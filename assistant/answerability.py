@@ -1,37 +1,137 @@
-"""Cheap, deterministic checks of whether a sentence can answer a question at all (beyond being similar to it)."""
+"""Cheap, deterministic reading signals: what a question asks for, numbers as values, names, negation, headings."""
 
 import re
 
-_NUMBER_WORDS = (r"\d|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                 r"hundreds?|thousands?|millions?|billions?|dozens?|half)\b")
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: 20 + 10 * i for i, w in enumerate(_TENS)} | {"dozen": 12}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_TOKEN = re.compile(r"\d+(?:\.\d+){2,}|\d+(?:,\d{3})*(?:\.\d+)?|[A-Za-z]+")
+
 _MONTHS = r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?"
 _DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|tonight"
-_DATE = rf"\b\d{{3,4}}s?\b|\b({_MONTHS}|{_DAYS})\b|\b(years?|months?|weeks?|days?) ago\b"
-_CLOCK = r"\b\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?)|\b(noon|midnight|morning|afternoon|evening|night|dawn|dusk)\b|o'clock"
-_DURATION = (rf"({_NUMBER_WORDS}|\ba\b|\ban\b)[\w\s-]{{0,12}}\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b"
-             r"|\b\w+long\b")
+_DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b({_MONTHS}|{_DAYS})\b|\b(years?|months?|weeks?|days?) ago\b|\bcentur(y|ies)\b", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?)|\b(noon|midnight|morning|afternoon|evening|night|dawn|dusk)\b"
+                    r"|o'clock|\b\d{1,2}:\d\d\b", re.I)
+_NUMBER_WORD = "|".join([*NUMBER_WORDS, *_SCALES, "a", "an", "half", "several", "few"])
+_DURATION = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})\b[\w\s-]{{0,12}}?\b(seconds?|minutes?|hours?|days?|nights?|weeks?|"
+                       r"months?|years?|decades?|centur(y|ies))\b|\b(life|year|month|week|day|night|hour|decade)-?long\b"
+                       r"|\b(overnight|all (day|night))\b", re.I)
+_REASON = re.compile(r"\b(because|since|due to|owing to|thanks to|as a result|so that|in order to|so as to|reasons?|"
+                     r"caus(e|es|ed|ing)|led to|leads to|therefore|thus|hence|so|to (avoid|prevent|keep|allow|"
+                     r"ensure|make|protect|reduce|stop|help|let|give|save))\b", re.I)
+_PROCEDURE = re.compile(r"\b(by|using|use|with|first|then|before|after|until|must|should|need to|needs to|step|press|"
+                        r"turn|add|remove|place|put|keep|wait|call|leave|follow|go|check|make sure|wear|bring|fill|"
+                        r"contact|send|report)\b|^\s*[A-Z][a-z]+\s", re.I)
+_PLACE = re.compile(r"\b(in|at|near|inside|outside|on|from|into|beside|behind|above|below|under|north|south|east|west|"
+                    r"located|lies|situated)\b", re.I)
 
-# Question pattern -> what its answer must contain. First match wins, so the more specific patterns come first.
-_EXPECTATIONS = [
-    (re.compile(r"\bwhat time\b|\bat what time\b|\btime of day\b", re.I), re.compile(_CLOCK, re.I)),
-    (re.compile(r"\bhow long\b", re.I), re.compile(_DURATION, re.I)),
-    (re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|amount)\b|\bhow old\b", re.I), re.compile(_NUMBER_WORDS, re.I)),
-    (re.compile(r"^\s*when\b|\bwhat (year|date|day|month)\b|\bon what (date|day)\b|\bin what year\b", re.I),
-     re.compile(_DATE, re.I)),
+# Question pattern -> the slot its answer must fill. First match wins, so the more specific patterns come first.
+_SLOTS = [
+    (re.compile(r"\bwhat time\b|\bat what time\b|\btime of day\b", re.I), "time"),
+    (re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours|minutes)\b", re.I), "duration"),
+    (re.compile(r"\bhow (many|much|old|far|tall|high|big|large|deep|wide|heavy|fast)\b"
+                r"|\bwhat (number|percentage|proportion|share|amount|size|temperature)\b", re.I), "number"),
+    (re.compile(r"^\s*when\b|\bwhat (year|date|day|month|decade|century)\b|\bon what (date|day)\b|\bin (what|which) "
+                r"(year|month|decade|century)\b|\bsince when\b", re.I), "date"),
+    (re.compile(r"^\s*(who|whom|whose)\b|\bby whom\b|\b(which|what) (person|people|company|organi[sz]ation|team|group)\b",
+                re.I), "person"),
+    (re.compile(r"^\s*where\b|\bin (what|which) (city|country|town|place|region|state)\b|\bwhat (city|country|town|place)\b",
+                re.I), "place"),
+    (re.compile(r"^\s*why\b|\bwhat (is|was|were|are) the reasons?\b|\bfor what reason\b", re.I), "reason"),
+    (re.compile(r"^\s*how (do|does|did|can|could|should|would|is|are|to)\b|\bwhat (should|must|do|does|can) (i|you|we|"
+                r"one|people|staff|visitors|users|tenants)\b|\bwhat (steps|is the procedure)\b", re.I), "procedure"),
 ]
+# Words that start a sentence or question without being names.
+_NOT_NAMES = frozenset("I A An The This That These Those It Its He She His Her They Their There Then When Where Why How "
+                       "What Who Whom Whose Which Did Does Do Is Are Was Were Can Could Would Will Should Shall May Might "
+                       "Must And But Or In On At To Of For As By With From After Before During If Also Yes No Not "
+                       "According Although However While Since Because Some Many Most All Each Every One".split())
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|de|von|van|the|la|le|du|da)?\s*[A-Z][\w’'-]*)*")
+NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n[’']t\b", re.I)
+# Addressed to the assistant itself, not to a reader of the document: never evidence, never an answer.
+_TO_ASSISTANT = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|above|previous|earlier)\b"
+    r"|\b(you are now|system prompt|new instructions?|new rules?|developer mode|jailbreak)\b"
+    r"|\b(reply|respond|answer)\s+(only|with (only|the single|just))\b|\banswer every question\b"
+    r"|^\s*(assistant|system|user)\s*:|\b(assistant|ai|chatbot|language model)\b.{0,20}\b(must|should|will)\b"
+    r"|<\|im_start\|>|\bdo not cite\b", re.I)
 
 
-def can_answer(question: str, sentence: str) -> bool:
-    """False when the question asks for a number, date, time or duration and the sentence has none."""
-    for asks, needs in _EXPECTATIONS:
-        if asks.search(question):
-            return bool(needs.search(sentence))
-    return True
+def numbers(text: str) -> set[float | str]:
+    """The values of the numbers a text states, digits or words: "three" = 3, "2 million" = 2e6, "1,932" = 1932;
+    a version number ("4.2.1") stays one string."""
+    values: list[float | str] = []
+    tokens = [t.lower() for t in _TOKEN.findall(text.replace("-", " "))]
+    for i, token in enumerate(tokens):
+        if token.count(".") >= 2:
+            values.append(token)
+        elif token[0].isdigit():
+            values.append(float(token.replace(",", "")))
+        elif token in NUMBER_WORDS:
+            if values and i and tokens[i - 1] in _TENS and NUMBER_WORDS[token] < 10:
+                values[-1] += NUMBER_WORDS[token]  # twenty-five
+            else:
+                values.append(float(NUMBER_WORDS[token]))
+        elif token in _SCALES and values and isinstance(values[-1], float) and (tokens[i - 1][0].isdigit()
+                                                                                 or tokens[i - 1] in NUMBER_WORDS):
+            values[-1] *= _SCALES[token]
+    return set(values)
+
+
+def is_year(value: float | str) -> bool:
+    return isinstance(value, float) and value.is_integer() and 1000 <= value <= 2100
+
+
+def names(text: str) -> set[str]:
+    """Capitalised word runs (people, places, organisations), minus words that merely start a sentence."""
+    found = set()
+    for match in _NAME.finditer(text):
+        words = re.sub(r"[’']s$", "", match.group()).split()  # possessive: "Nair's" names Nair
+        while words and words[0] in _NOT_NAMES:
+            words = words[1:]
+        if words and not (len(words) == 1 and len(words[0]) < 2):
+            found.add(" ".join(words))
+    return found
+
+
+def addresses_assistant(sentence: str) -> bool:
+    """Text that speaks to the assistant ("ignore previous instructions", "system:", "you are now", "reply only")."""
+    return bool(_TO_ASSISTANT.search(sentence))
+
+
+def asked_slot(question: str) -> str | None:
+    """What kind of answer the question asks for (a date, a number, a person...), or None for open questions."""
+    return next((slot for asks, slot in _SLOTS if asks.search(question)), None)
+
+
+def holds_slot(slot: str, sentence: str, question: str) -> bool:
+    """The sentence holds something of the asked-for kind that the question does not already say."""
+    if slot == "number":
+        wanted = numbers(sentence) - numbers(question)
+        # A bare year is a date, not a count ("How many keepers?" is not answered by "automated in 1979").
+        return any(not is_year(v) for v in wanted)
+    if slot == "person":
+        return bool(_new_names(sentence, question))
+    if slot == "place":
+        return bool(_new_names(sentence, question)) and bool(_PLACE.search(sentence))
+    patterns = {"date": _DATE, "time": _CLOCK, "duration": _DURATION, "reason": _REASON, "procedure": _PROCEDURE}
+    said = {m.group().lower() for m in patterns[slot].finditer(question)}
+    return any(m.group().lower() not in said for m in patterns[slot].finditer(sentence))
+
+
+def _new_names(sentence: str, question: str) -> set[str]:
+    asked = question.lower()
+    return {n for n in names(sentence) if n.lower() not in asked}
 
 
 def is_heading(sentence: str) -> bool:
-    """A short line without closing punctuation: a title or section heading rather than a statement."""
-    return not re.search(r"[.!?:;][\"'”’)]*$", sentence) and len(sentence.split()) <= 14
+    """A title, section heading or FAQ question: a short line without closing punctuation, or any question."""
+    text = sentence.strip().lstrip("#").strip()
+    if re.search(r"\?[\"'”’)]*$", text):
+        return True
+    return not re.search(r"[.!:;][\"'”’)]*$", text) and len(text.split()) <= 14
 
 
 def open_quote(sentence: str) -> bool:

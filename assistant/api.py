@@ -14,6 +14,7 @@ import prompts
 from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError
+from assistant.judge import AnswerJudge, load_models
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
 from assistant.settings import Settings
 from assistant.types import Answer, Passage
@@ -120,8 +121,10 @@ class Assistant:
         return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
 
     def _extractive(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.embedder, _terms(), self._idf, self.settings.refuse_threshold,
-                                  self.settings.max_answer_sentences, self.settings.lexical_weight)
+        model = load_models().answer
+        threshold = model.threshold if self.settings.refuse_threshold is None else self.settings.refuse_threshold
+        return ExtractiveAnswerer(AnswerJudge(self.embedder, _terms(), self._idf, model), threshold,
+                                  self.settings.max_answer_sentences)
 
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()
@@ -212,8 +215,11 @@ class Assistant:
 
 
 def _last_answer(turn: Turn) -> str:
-    """What the assistant just said, so a follow-up brings something new rather than repeating it."""
-    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", turn.history[-1][1]) if turn.history else ""
+    """What the assistant just said, so a follow-up brings something new rather than repeating it; a standalone
+    question may be answered with it again."""
+    if not turn.history or not condense.is_follow_up(turn.question):
+        return ""
+    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", turn.history[-1][1])
 
 
 def fence(passages: list[Passage]) -> str:

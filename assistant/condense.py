@@ -3,15 +3,19 @@
 import re
 
 from assistant.answer import REFUSAL
+from assistant.answerability import names
 
 _FOLLOW_UP = re.compile(
     r"\b(he|she|it|they|him|her|them|his|hers|its|their|this|that|these|those|there|then|the same)\b"
     r"|^\s*(what|how) about\b|^\s*(and|also|so)\b", re.I)
 _PERSON = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(and\s+)?(what|how) about\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
-_NOT_NAMES = frozenset("I What Who Whom Whose When Where Why How Which Did Does Do Is Are Was Were Can Could Would "
-                       "Will Should The A An And But Or In On At To Of For As It He She They This That".split())
+# Last words of names that are places, buildings or organisations rather than people.
+_NOT_PEOPLE = frozenset("lighthouse fjord river street road lane bridge canal company ltd inc university crater mountain "
+                        "mount lake island bay city town council bank hall house building park station tower church "
+                        "castle palace museum garden gardens sea ocean valley airport terminal office ministry "
+                        "department agency union kingdom republic states one plant centre center school college "
+                        "court square harbour harbor port coast".split())
 
 
 def is_follow_up(question: str) -> bool:
@@ -19,7 +23,8 @@ def is_follow_up(question: str) -> bool:
 
 
 def rewrite(question: str, history: list[tuple[str, str]]) -> str:
-    """The question plus what it refers back to: names for "he/she", else the previous answer or question."""
+    """The question plus what it refers back to: the last person named for "he/she", else the previous answer or
+    question."""
     if not history or not is_follow_up(question):
         return question
     last_question, last_answer = history[-1]
@@ -28,13 +33,15 @@ def rewrite(question: str, history: list[tuple[str, str]]) -> str:
         return f"{question} ({last_question})"
     if not _PERSON.search(question):
         return f"{question} ({last_answer})"
-    names = []
-    for text in (last_answer, last_question):
-        for match in _NAME.finditer(text):
-            name = " ".join(w for w in match.group().split() if w not in _NOT_NAMES and len(w) > 1)
-            if name and name.lower() not in question.lower() and name not in names:
-                names.append(name)
-    return f"{question} ({', '.join(names[:3])})" if names else f"{question} ({last_question})"
+    people = [n for text in (last_answer, last_question) for n in reversed(_people(text))
+              if n.lower() not in question.lower()]
+    return f"{question} ({people[0]})" if people else f"{question} ({last_question})"
+
+
+def _people(text: str) -> list[str]:
+    """Names that look like people (two to four capitalised words, not ending like a place), in order of mention."""
+    found = [n for n in names(text) if 2 <= len(n.split()) <= 4 and n.split()[-1].lower() not in _NOT_PEOPLE]
+    return sorted(found, key=text.find)
 
 
 def format_history(history: list[tuple[str, str]]) -> str:

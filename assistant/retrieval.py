@@ -35,6 +35,11 @@ class Terms:
         return [self._stem(w) for w in _WORD.findall(text.lower()) if w not in self._stop]
 
 
+def bm25_idf(n: int, df: int) -> float:
+    """BM25's inverse document frequency of a term found in `df` of `n` documents."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
 class LexicalIndex:
     """BM25 over every chunk of the collection, rebuilt only when the collection's version changes.
 
@@ -127,8 +132,7 @@ class LexicalIndex:
         """BM25's inverse document frequency; a term no chunk has weighs the most."""
         column = self._bm25.vocab_dict.get(term) if self.ids else None
         df = int(self._df[column]) if column is not None and column < len(self._df) else 0
-        n = len(self.ids)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return bm25_idf(len(self.ids), df)
 
     def search(self, query: str, k: int, source: str | None = None) -> list[int]:
         """Positions (into ids/sources) of the best k chunks with any query term."""

@@ -39,10 +39,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=256, ge=16)
-    # Calibrated on squad2-dev-subset by `python -m evals.calibrate` (README, Evaluation).
-    refuse_threshold: float = Field(default=0.45, description="Best-sentence relevance below this refuses.")
-    lexical_weight: float = Field(default=0.35, ge=0, description="Weight of lexical coverage beside cosine similarity.")
-    support_threshold: float = Field(default=0.6, description="A cited sentence scoring below this is flagged unsupported.")
+    # None: the thresholds calibrated on dev data by `python -m evals.calibrate` (assistant/data/judge.json).
+    refuse_threshold: float | None = Field(default=None, ge=0, le=1, description="Refuse when no sentence's answer probability reaches this.")
+    support_threshold: float | None = Field(default=None, ge=0, le=1, description="A cited sentence whose support probability is below this is flagged unsupported.")
     drop_unsupported: bool = False
     max_answer_sentences: int = Field(default=2, ge=1)
 

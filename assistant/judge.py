@@ -1,0 +1,124 @@
+"""Does this sentence answer this question? Reading signals combined by a logistic model fitted on dev data."""
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from assistant.answerability import asked_slot, holds_slot, names, numbers
+from assistant.errors import AssistantError
+from assistant.types import Passage
+from ingest.chunking import sentence_spans
+
+MODEL_FILE = Path(__file__).parent / "data" / "judge.json"
+ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
+                   "new_content", "names_found", "key_term_missing")
+_UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A fitted logistic regression over named features; applying it is a dot product."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float  # probability at or above which the decision is "yes"
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros(0)
+        return 1.0 / (1.0 + np.exp(-(np.asarray(rows, float) @ np.array(self.weights) + self.bias)))
+
+
+@dataclass(frozen=True)
+class Models:
+    """The two calibrated decisions: does a sentence answer a question, does a passage support a claim."""
+
+    answer: Logistic
+    support: Logistic
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        path.write_text(json.dumps({"answer": asdict(self.answer), "support": asdict(self.support)}, indent=1) + "\n",
+                        encoding="utf-8")
+
+
+@cache
+def load_models(path: Path = MODEL_FILE) -> Models:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        answer, support = (Logistic(**{**data[k], "features": tuple(data[k]["features"]),
+                                        "weights": tuple(data[k]["weights"])}) for k in ("answer", "support"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AssistantError(f"{path}: not a judge model file ({exc}); run `python -m evals.calibrate`") from None
+    return Models(answer, support)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: int
+    start: int  # offsets into the passage text
+    end: int
+    text: str
+
+
+def sentences_of(passages: list[Passage]) -> list[Sentence]:
+    return [Sentence(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
+
+
+def coverage(query_terms: list[str], terms: set[str], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the query's terms found in `terms`."""
+    wanted = set(query_terms)
+    total = sum(idf(t) for t in wanted)
+    return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
+
+
+def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:
+    """The sentence with the one before and after it in the same passage."""
+    return [s for s in sentences[max(0, index - 1): index + 2] if s.passage == sentences[index].passage]
+
+
+class AnswerJudge:
+    """Scores how likely each candidate sentence answers the question, from similarity, coverage and slot signals."""
+
+    def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float], model: Logistic):
+        self.embedder = embedder
+        self.terms = terms
+        self.idf = idf
+        self.model = model
+
+    def features(self, question: str, sentences: list[Sentence], chosen: list[int], titles: list[str]) -> np.ndarray:
+        """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in order)."""
+        if not chosen:
+            return np.zeros((0, len(ANSWER_FEATURES)))
+        cosine = self.embedder.sentence_vectors([sentences[i].text for i in chosen]) @ self.embedder.query_vector(question)
+        q_terms = self.terms(question)
+        q_set = set(q_terms)
+        slot = asked_slot(question)
+        q_names = {n.lower() for n in names(question)}
+        q_numbers = numbers(question)
+        top_idf = self.idf(_UNSEEN)
+        rows = []
+        for cos, i in zip(cosine, chosen):
+            sentence = sentences[i]
+            context_text = " ".join([titles[sentence.passage], *(s.text for s in neighbours(sentences, i))])
+            terms = set(self.terms(sentence.text))
+            context = set(self.terms(context_text))
+            new = sum(self.idf(t) for t in terms - q_set) / (sum(self.idf(t) for t in terms) or 1.0)
+            lowered = context_text.lower()
+            wanted = len(q_names) + len(q_numbers)
+            found = sum(n in lowered for n in q_names) + len(q_numbers & numbers(context_text))
+            missing = [self.idf(t) / top_idf for t in q_set - context]
+            held = slot is not None and holds_slot(slot, sentence.text, question)
+            rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
+                         float(held), float(slot is not None and not held), new,
+                         found / wanted if wanted else 1.0, max(missing, default=0.0)])
+        out = np.array(rows)
+        out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
+        return out
+
+    def scores(self, question: str, sentences: list[Sentence], chosen: list[int], titles: list[str]) -> np.ndarray:
+        return self.model.probability(self.features(question, sentences, chosen, titles))
