@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerability import addresses_assistant, is_heading, open_quote
-from assistant.judge import AnswerJudge, Sentence, sentences_of
+from assistant.judge import ANSWER_FEATURES, AnswerJudge, Sentence, sentences_of
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
@@ -52,16 +52,19 @@ class ExtractiveAnswerer:
         sentences, chosen = self.candidates(passages, said)
         if not chosen:
             return Draft(())
-        scores = self.judge.scores(question, sentences, chosen, [p.title for p in passages])
+        features = self.judge.features(question, sentences, chosen, passages)
+        scores = self.judge.model.probability(features)
         order = np.argsort(-scores, kind="stable")
         best = float(scores[order[0]])
         if best < self.refuse_threshold:
             return Draft((), best)
         picked = [chosen[order[0]]]
+        slot_missing = ANSWER_FEATURES.index("slot_missing")
         for o in order[1:]:
             if len(picked) >= self.max_sentences or scores[o] < max(self.refuse_threshold, best - _SECOND_MARGIN):
                 break
-            if self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
+            # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it.
+            if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
         for i in list(picked):
             following = i + 1

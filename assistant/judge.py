@@ -76,6 +76,13 @@ def coverage(query_terms: list[str], terms: set[str], idf: Callable[[str], float
     return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
 
 
+def function_terms(terms: Callable[[str], list[str]]) -> frozenset[str]:
+    """Stemmed function words ("has", "what", "which"): never key terms, however rare in a small collection."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(terms(" ".join(STOPWORDS_EN_PLUS)))
+
+
 def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:
     """The sentence with the one before and after it in the same passage."""
     return [s for s in sentences[max(0, index - 1): index + 2] if s.passage == sentences[index].passage]
@@ -89,14 +96,18 @@ class AnswerJudge:
         self.terms = terms
         self.idf = idf
         self.model = model
+        self._function = function_terms(terms)
 
-    def features(self, question: str, sentences: list[Sentence], chosen: list[int], titles: list[str]) -> np.ndarray:
+    def features(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> np.ndarray:
         """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in order)."""
+        titles = [p.title for p in passages]
+        passages_text = [p.text for p in passages]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
         cosine = self.embedder.sentence_vectors([sentences[i].text for i in chosen]) @ self.embedder.query_vector(question)
         q_terms = self.terms(question)
         q_set = set(q_terms)
+        q_key = q_set - self._function
         slot = asked_slot(question)
         q_names = {n.lower() for n in names(question)}
         q_numbers = numbers(question)
@@ -108,10 +119,12 @@ class AnswerJudge:
             terms = set(self.terms(sentence.text))
             context = set(self.terms(context_text))
             new = sum(self.idf(t) for t in terms - q_set) / (sum(self.idf(t) for t in terms) or 1.0)
-            lowered = context_text.lower()
+            # The same entity: the question's names and numbers anywhere in the sentence's passage or its title.
+            passage_text = f"{titles[sentence.passage]} {passages_text[sentence.passage]}"
+            lowered = passage_text.lower()
             wanted = len(q_names) + len(q_numbers)
-            found = sum(n in lowered for n in q_names) + len(q_numbers & numbers(context_text))
-            missing = [self.idf(t) / top_idf for t in q_set - context]
+            found = sum(n in lowered for n in q_names) + len(q_numbers & numbers(passage_text))
+            missing = [self.idf(t) / top_idf for t in q_key - context]
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
                          float(held), float(slot is not None and not held), new,
@@ -120,5 +133,4 @@ class AnswerJudge:
         out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
         return out
 
-    def scores(self, question: str, sentences: list[Sentence], chosen: list[int], titles: list[str]) -> np.ndarray:
-        return self.model.probability(self.features(question, sentences, chosen, titles))
+

@@ -8,7 +8,7 @@ import numpy as np
 
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
-from assistant.judge import Logistic, coverage, load_models, sentences_of
+from assistant.judge import Logistic, coverage, function_terms, load_models, sentences_of
 from assistant.types import Citation, Passage
 
 SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
@@ -33,7 +33,7 @@ _OPPOSITES = [
     ("cheaper", "dearer"), ("true", "false"), ("ancient", "modern"), ("mandatory", "optional"), ("required", "optional"),
 ]
 _WORDS = re.compile(r"\w+")
-_PASSIVE = re.compile(r"\b(is|are|was|were|be|been|being)\s+(\w+ly\s+)?\w+(ed|en|wn|t|ne)\s+by\b", re.I)
+_PASSIVE = re.compile(r"\b(is|are|was|were|be|been|being)\s+(\w+ly\s+)?\w+(ed|en|wn|t|ne)\b(\s+[\w-]+){0,4}?\s+by\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class Verifier:
         self.model = model or load_models().support
         self.threshold = self.model.threshold if threshold is None else threshold
         self.drop_unsupported = drop_unsupported
+        self._function = function_terms(terms)
         self._opposites = [(terms(a)[0], terms(b)[0]) for a, b in _OPPOSITES if terms(a) and terms(b)]
 
     def evidence(self, claim: str, passage: Passage) -> tuple[list[float], int, int] | None:
@@ -106,7 +107,7 @@ class Verifier:
     def _features(self, facts: _ClaimFacts, window: str, around: str, main: str, cosine: float) -> list[float]:
         terms = set(self.terms(window))
         lowered = window.lower()
-        missing_terms = [self.idf(t) / facts.top_idf for t in set(facts.terms) - terms]
+        missing_terms = [self.idf(t) / facts.top_idf for t in set(facts.terms) - terms - self._function]
         missing_numbers = float(bool(facts.numbers - numbers(around)))
         missing_names = float(any(n not in around.lower() for n in facts.names))
         claim_terms = set(facts.terms)

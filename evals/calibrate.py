@@ -53,7 +53,7 @@ def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Ite
         turn = bot._condense(Turn(question=item.question, history=tuple(map(tuple, item.history))))
         passages = bot.retriever.passages(turn.standalone, bot.settings.k)
         sentences, chosen = answerer.candidates(passages, _last_answer(turn))
-        features = answerer.judge.features(turn.standalone, sentences, chosen, [p.title for p in passages])
+        features = answerer.judge.features(turn.standalone, sentences, chosen, passages)
         question = len(rows.kind)
         rows.kind.append(kind if item.answerable else "unanswerable")
         for i, row in zip(chosen, features):

@@ -22,7 +22,7 @@ Varnholm Lighthouse stands on a rocky skerry at the mouth of Teller Fjord.
 The beacon tower was designed by the engineer Halvard Brekke and first lit in 1871.
 Its lamp burned paraffin until 1923, when an electric lamp replaced it.
 Ingrid Solberg became the lighthouse keeper in 1931 and kept the light burning through the war.
-She left the lighthouse in 1952 to marry a fisherman from Teller.
+She left the lighthouse in 1952 to marry a fisherman.
 The light was automated in 1979, and the keeper's cottage is now a small museum.
 """
 ROVER = """Perseverance rover
@@ -60,11 +60,12 @@ DOCUMENTS = {"lighthouse.txt": LIGHTHOUSE, "rover.txt": ROVER, "sourdough.txt": 
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory) -> Assistant:
-    folder = tmp_path_factory.mktemp("reader-docs")
+    folder = tmp_path_factory.mktemp("reader")
+    (folder / "docs").mkdir()
     for name, text in DOCUMENTS.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        (folder / "docs" / name).write_text(text, encoding="utf-8")
     settings = Settings(data_dir=folder / "data", collection="reader-docs")
-    report = ingest_paths([folder], settings)
+    report = ingest_paths([folder / "docs"], settings)
     assert report.files == len(DOCUMENTS) and not report.failed
     return Assistant(settings)
 
@@ -209,7 +210,7 @@ TRUE_CLAIMS = [
     "Ada Thornton designed the bridge's steel arch.",
     "The toll on the bridge was abolished by the city council in 1958.",
     "Walter Greene was succeeded as chief engineer by Ada Thornton in 1927.",
-    "The bridge took eight years to build before it opened to traffic in 1932.",
+    "After eight years of construction, the Harbor Bridge opened to traffic on 19 March 1932.",
 ]
 FALSE_CLAIMS = [
     ("negation", "The Harbor Bridge did not open to traffic in 1932."),
