@@ -8,7 +8,6 @@ when it exists, and the claims generated from squad2-dev-subset plus the dev hal
 """
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from assistant.judge import ANSWER_FEATURES, MODEL_FILE, Logistic, Models, load_
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
 from evals.claims import DEV_SQUAD, EXTERNAL, claim_sets, passage_of, verifier_for
-from evals.dataset import BUNDLED, Evidence, Item, load_dataset
+from evals.dataset import BUNDLED, Item, load_dataset
 from ingest import ingest_paths
 
 MULTIDOC = BUNDLED / "multidoc.jsonl"
@@ -108,16 +107,7 @@ def fit(x: list[list[float]], y: list[int], names: tuple[str, ...], signs: dict[
 
 def multidoc_dev() -> list[Item]:
     """The multi-document set's dev half, when the set exists."""
-    if not MULTIDOC.is_file():
-        return []
-    items = []
-    for line in MULTIDOC.read_text(encoding="utf-8").splitlines():
-        if line.strip() and (data := json.loads(line)).get("split") == "dev":
-            evidence = [Evidence(source=e["source"], quote=e.get("quote", "")) for e in data.get("evidence", [])]
-            items.append(Item(id=data["id"], question=data["question"], history=data.get("history", []),
-                              answers=data.get("answers", []), evidence=evidence,
-                              answerable=data.get("answerable", True), category=data.get("category", "")))
-    return items
+    return load_dataset("multidoc", split="dev").items if MULTIDOC.is_file() else []
 
 
 def answer_rows(settings: Settings, dataset: str) -> Rows:
