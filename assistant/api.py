@@ -129,7 +129,8 @@ class Assistant:
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()
         # Both modes refuse without writing anything when no sentence is relevant enough: the documents are silent.
-        draft = self._extractive().draft(turn.standalone, list(turn.passages), _last_answer(turn))
+        draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
+                                          _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
             draft = self._llm_draft(turn, "".join(self._llm_stream(turn)))
         return replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
@@ -190,7 +191,8 @@ class Assistant:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
         turn = self._retrieve(self._condense(self._turn(question, history, source)))
         started = time.perf_counter()
-        draft = self._extractive().draft(turn.standalone, list(turn.passages), _last_answer(turn))
+        draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
+                                          _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
             pieces = []
             for delta in self._llm_stream(turn):

@@ -18,6 +18,12 @@ _NOT_PEOPLE = frozenset("lighthouse fjord river street road lane bridge canal co
                         "court square harbour harbor port coast".split())
 
 
+def judged_question(question: str, standalone: str) -> str:
+    """What the answer judge reads: for "what about X?" the user's own words (the added context helps retrieval
+    find X's neighbourhood, but X is what must be answered), else the standalone question."""
+    return question if _WHAT_ABOUT.match(question) else standalone
+
+
 def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
 

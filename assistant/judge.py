@@ -15,7 +15,7 @@ from ingest.chunking import sentence_spans
 
 MODEL_FILE = Path(__file__).parent / "data" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
-                   "new_content", "names_found", "key_term_missing")
+                   "new_content", "names_found", "key_term_missing", "unknown_terms")
 _UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
 
 
@@ -112,6 +112,8 @@ class AnswerJudge:
         q_names = {n.lower() for n in names(question)}
         q_numbers = numbers(question)
         top_idf = self.idf(_UNSEEN)
+        # Words of the question that no chunk of the collection holds ("GDP", "colour"): what it asks is not there.
+        unknown = sum(self.idf(t) >= top_idf for t in q_key) / len(q_key) if q_key else 0.0
         rows = []
         for cos, i in zip(cosine, chosen):
             sentence = sentences[i]
@@ -128,7 +130,7 @@ class AnswerJudge:
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
                          float(held), float(slot is not None and not held), new,
-                         found / wanted if wanted else 1.0, max(missing, default=0.0)])
+                         found / wanted if wanted else 1.0, max(missing, default=0.0), unknown])
         out = np.array(rows)
         out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
         return out

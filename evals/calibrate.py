@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.api import Assistant, Turn, _last_answer
+from assistant.condense import judged_question
 from assistant.judge import ANSWER_FEATURES, MODEL_FILE, Logistic, Models, load_models
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
@@ -36,6 +37,7 @@ class Rows:
     y: list[int]
     question: list[int]
     kind: list[str]  # per question: answerable, unanswerable, out-of-collection
+    origin: list[str]  # per row: the question set it comes from
 
 
 def refuse_non_dev(dataset: str, split: str) -> None:
@@ -46,13 +48,14 @@ def refuse_non_dev(dataset: str, split: str) -> None:
         sys.exit(f"error: --dataset {dataset}: squad2-cs224n-dev is the reporting set; calibrate on squad2-dev-subset")
 
 
-def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Item], kind: str, rows: Rows) -> None:
+def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Item], kind: str, rows: Rows,
+                   origin: str) -> None:
     """Every candidate sentence's features; positive when it is in the gold document and holds an answer."""
     for item in items:
         turn = bot._condense(Turn(question=item.question, history=tuple(map(tuple, item.history))))
         passages = bot.retriever.passages(turn.standalone, bot.settings.k)
         sentences, chosen = answerer.candidates(passages, _last_answer(turn))
-        features = answerer.judge.features(turn.standalone, sentences, chosen, passages)
+        features = answerer.judge.features(judged_question(item.question, turn.standalone), sentences, chosen, passages)
         question = len(rows.kind)
         rows.kind.append(kind if item.answerable else "unanswerable")
         for i, row in zip(chosen, features):
@@ -60,6 +63,7 @@ def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Ite
             rows.y.append(int(kind == "answerable" and item.answerable
                               and _answers(sentences[i].text, passages[sentences[i].passage].source, item)))
             rows.question.append(question)
+            rows.origin.append(origin)
 
 
 def _answers(sentence: str, source: str, item: Item) -> bool:
@@ -72,7 +76,7 @@ def _answers(sentence: str, source: str, item: Item) -> bool:
 # Each signal may only push one way (more coverage never makes an answer less likely): the fitted weights stay
 # readable and cannot learn artefacts of the dev data, such as generated false claims being near-copies.
 ANSWER_SIGNS = {"cosine": 1, "cosine_gap": 1, "coverage": 1, "context_coverage": 1, "slot_found": 1, "slot_missing": -1,
-                "new_content": 0, "names_found": 1, "key_term_missing": -1}
+                "new_content": 0, "names_found": 1, "key_term_missing": -1, "unknown_terms": -1}
 SUPPORT_SIGNS = {"cosine": 1, "coverage": 1, "key_term_missing": -1, "numbers_missing": -1, "names_missing": -1,
                  "polarity_differs": -1, "antonym": -1, "swapped": -1}
 
@@ -112,7 +116,7 @@ def multidoc_dev() -> list[Item]:
 
 def answer_rows(settings: Settings, dataset: str) -> Rows:
     squad = load_dataset(dataset, format="squad")
-    rows = Rows([], [], [], [])
+    rows = Rows([], [], [], [], [])
     by_article: dict[str, list[Path]] = {}
     for path in sorted(squad.corpus[0].iterdir()):
         by_article.setdefault(path.name.rsplit("-", 1)[0], []).append(path)
@@ -125,22 +129,25 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
 
         everything = bot_on("all", [squad.corpus[0]])
         answerer = everything._extractive()
-        candidate_rows(everything, answerer, squad.items, "answerable", rows)
+        candidate_rows(everything, answerer, squad.items, "answerable", rows, "squad")
         for article, paths in by_article.items():
             alone = bot_on(article.lower(), paths)
             others = [i for i in squad.items if i.answerable and i.evidence[0].source.rsplit("-", 1)[0] != article]
-            candidate_rows(alone, alone._extractive(), others, "out-of-collection", rows)
+            candidate_rows(alone, alone._extractive(), others, "out-of-collection", rows, "squad")
         multidoc = multidoc_dev()
         if multidoc:
             bot = bot_on("multidoc", [BUNDLED / "multidoc"])
-            candidate_rows(bot, bot._extractive(), multidoc, "answerable", rows)
+            candidate_rows(bot, bot._extractive(), multidoc, "answerable", rows, "multidoc")
     print(f"answer judge: {len(rows.kind)} questions ({sum(k == 'answerable' for k in rows.kind)} answerable, "
           f"{len(multidoc)} from the multidoc dev half), {len(rows.y)} candidate sentences, {sum(rows.y)} answering")
     return rows
 
 
 def answer_model(rows: Rows, max_refused: float) -> Logistic:
-    model = fit(rows.x, rows.y, ANSWER_FEATURES, ANSWER_SIGNS)
+    # Each question set weighs the same: the multidoc dev half (near-misses, paraphrases, instructions) counts as
+    # much as SQuAD, whose questions copy their paragraph's words.
+    counts = {origin: rows.origin.count(origin) for origin in set(rows.origin)}
+    model = fit(rows.x, rows.y, ANSWER_FEATURES, ANSWER_SIGNS, [1.0 / counts[o] for o in rows.origin])
     scores = model.probability(np.array(rows.x))
     question = np.array(rows.question)
     best = np.array([scores[question == q].max() if (question == q).any() else 0.0 for q in range(len(rows.kind))])
