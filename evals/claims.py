@@ -21,12 +21,12 @@ from assistant.settings import Settings
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
-ROOT = Path(__file__).resolve().parent.parent
-EXTERNAL = ROOT.parent / "shared" / "external-eval"
-if not EXTERNAL.is_dir():  # a worktree beside the main checkout: the shared data sits beside the main checkout too
-    EXTERNAL = ROOT.parent.parent / "shared" / "external-eval"
-DEV_SQUAD = EXTERNAL / "squad2-dev-subset" / "dev-v2.0.json"
-TEST_SQUAD = EXTERNAL / "squad2-cs224n-dev" / "dev-v2.0.json"
+from evals import dataset
+
+# The shared data beside the checkout; a git worktree one level deeper finds it one level further up.
+EXTERNAL = dataset.EXTERNAL if dataset.EXTERNAL.is_dir() else dataset.EXTERNAL.parent.parent.parent / "shared" / "external-eval"
+DEV_SQUAD = EXTERNAL / dataset.CALIBRATION_SET / "dev-v2.0.json"
+TEST_SQUAD = EXTERNAL / dataset.REPORTING_SET / "dev-v2.0.json"
 CALIBRATION_ARTICLES = frozenset({"Normans", "Rhine"})  # squad2-dev-subset's articles: never in a test split
 HAND_WRITTEN = Path(__file__).parent / "datasets" / "multidoc-claims.jsonl"
 DOCUMENTS = Path(__file__).parent / "datasets" / "multidoc"
@@ -298,6 +298,14 @@ def run_claims(settings: Settings | None = None, split: str = "test", paragraphs
     return ClaimsReport(split=split, sets=[s.name for s in sets], n=len(rows), false_caught=round(caught, 4),
                         true_accepted=round(accepted, 4), balanced_accuracy=round((caught + accepted) / 2, 4),
                         by_type=by_type, by_set=by_set, misses=misses)
+
+
+def section_metrics(report: ClaimsReport) -> dict[str, float]:
+    """The headline figures, for the suite's table: overall, and the weakest kind of false claim."""
+    weakest = min((t for t in report.by_type if not t.supported), key=lambda t: t.correct)
+    return {"items": float(report.n), "claims.false_caught": report.false_caught,
+            "claims.true_accepted": report.true_accepted, "claims.balanced_accuracy": report.balanced_accuracy,
+            f"claims.caught.{weakest.type}": weakest.correct}
 
 
 def table(report: ClaimsReport) -> str:

@@ -61,7 +61,19 @@ def suite_sections(external: Path | None = None) -> list[Section]:
         eval_section(OUT_OF_COLLECTION, f"{REPORTING_SET}, {OOC_LIMIT} questions spread evenly",
                      lambda: only_categories(load_dataset(reporting, holdout_articles=HOLDOUT), [OUT_OF_COLLECTION]),
                      OOC_LIMIT),
+        Section("claims", "the claims benchmark's test split (evals/claims.py: generated from the reporting "
+                          "articles, hand-written on multidoc)", run_claims_section),
     ]
+
+
+def run_claims_section(settings: Settings, out: Path) -> SectionResult:
+    """The claims benchmark (test split) as a section; its full report goes to OUT/claims/claims.json."""
+    from evals.claims import run_claims, section_metrics
+
+    report = run_claims(settings, "test")
+    (out / "claims").mkdir(parents=True, exist_ok=True)
+    (out / "claims" / "claims.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
+    return SectionResult("claims", "claims benchmark, test split", section_metrics(report), [", ".join(report.sets)])
 
 
 def run_suite(sections: list[Section], settings: Settings, out: Path) -> str:
