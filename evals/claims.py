@@ -255,7 +255,8 @@ def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     terms = _terms()
     df = Counter(t for text in claims.documents.values() for t in set(terms(text)))
     n = len(claims.documents)
-    return Verifier(get_embedder(settings), terms, lambda t: bm25_idf(n, df.get(t, 0)), settings.support_threshold,
+    query = settings.query_backend  # the embedder an Assistant with these settings verifies with
+    return Verifier(get_embedder(settings, None if query == "documents" else query), terms, lambda t: bm25_idf(n, df.get(t, 0)), settings.support_threshold,
                     drop_unsupported=False, model=model)
 
 
