@@ -47,9 +47,9 @@ clean:
 # The evaluation gate CI applies, on the multidoc set's test half (report-only data: gating is not tuning), on the
 # metrics that can fail (evals/README.md), at the levels measured minus ~3 items' worth (83 items). Measured
 # 2026-11-28, extractive, k=5: pass 0.422, citation precision 0.400, located 0.532, contains 0.403,
-# refusal recall 0.476, answerable refused 0.210, hit@5 0.887.
+# refusal recall 0.476 (0.429 with the answer judge of issue 11), answerable refused 0.210, hit@5 0.887.
 eval-gate: $(VENV)/.base
 	$(VENV)/bin/assistant eval --dataset multidoc --split test --out eval-out \
 		--fail-under overall.pass=0.38 --fail-under citation.precision=0.36 --fail-under citation.located=0.49 \
-		--fail-under answer.contains=0.36 --fail-under refusal.recall=0.43 \
+		--fail-under answer.contains=0.36 --fail-under refusal.recall=0.38 \
 		--fail-under refusal.answerable_refused=0.25 --fail-under retrieval.hit@5=0.85

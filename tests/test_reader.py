@@ -88,7 +88,7 @@ def test_answers_lead_with_the_sentence_that_answers(reader, question, expected)
 
 
 _NEAR_MISS = pytest.mark.xfail(strict=True, reason=(
-    "the dev-fitted judge rates the best sentence 0.69-0.78 against its 0.66 threshold: in a five-document "
+    "the dev-fitted judge rates the best sentence 0.70-0.82 against its 0.67 threshold: in a five-document "
     "collection the missing word ('colour', 'crash', 'population', a count) weighs little beside the coverage of the "
     "rest, and the unknown_terms signal was fitted to weight 0 on the dev data, where out-of-collection questions are "
     "already refused by low coverage and SQuAD's answerable questions often hold words their paragraph lacks"))
@@ -112,12 +112,12 @@ def test_a_faq_heading_that_repeats_the_question_is_not_the_answer(reader):
     assert not any(c.quote.rstrip().endswith("?") for c in answer.citations), answer.citations
 
 
-@pytest.mark.xfail(strict=True, reason="the landing sentence scores 0.90 against the answer's 0.93 (within the 0.15 margin) "
-                   "and shares under half its words with the first, so it counts as adding; telling 'adds to the "
-                   "answer' from 'is about the same rover' needs a reader")
+@pytest.mark.xfail(strict=True, reason="the next-best rover sentence scores 0.88 against the answer's 0.93 (within the 0.15 "
+                   "margin) and shares under half its words with the first, so it counts as adding; telling 'adds "
+                   "to the answer' from 'is about the same rover' needs a reader")
 def test_a_second_sentence_only_when_it_adds_to_the_answer(reader):
     answer = reader.ask("What powers the Perseverance rover?")
-    assert "landed in Jezero Crater" not in answer.text and "rock cores" not in answer.text, answer.text
+    assert len(answer.citations) == 1, answer.text
 
 
 def test_the_answer_model_is_a_calibrated_dot_product():
