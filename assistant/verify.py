@@ -14,6 +14,7 @@ from assistant.types import Citation, Passage
 SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
                     "antonym", "swapped")
 _UNSEEN = "\x00"
+_MIN_COVERAGE = 0.5
 # Words that state the opposite of each other; forms listed where stemming does not join them (rose/rise).
 _OPPOSITES = [
     ("open", "close"), ("opened", "closed"), ("introduce", "abolish"), ("introduced", "abolished"), ("rise", "fall"),
@@ -147,7 +148,10 @@ class Verifier:
             return Verdict(False, 0.0, None)
         row, start, end = found
         score = float(self.model.probability(np.array([row]))[0])
-        return Verdict(score >= self.threshold, round(score, 4), 0, start, end, passage.text[start:end])
+        # Evidence that states under half of what the claim says (IDF-weighted) is no evidence, whatever else agrees:
+        # the dev claims never test this (their false claims are near-copies of their evidence), so it is a floor.
+        covered = row[SUPPORT_FEATURES.index("coverage")] >= _MIN_COVERAGE
+        return Verdict(covered and score >= self.threshold, round(score, 4), 0, start, end, passage.text[start:end])
 
     def check(self, claim: str, passages: list[Passage]) -> Verdict:
         """Whether any of the passages supports the claim, with the evidence span (passage index, offsets, quote)."""

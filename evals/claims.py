@@ -112,13 +112,21 @@ def generated_claims(path: Path, split: str, paragraphs: int | None = None, excl
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path}: not a readable SQuAD file ({exc})") from None
     article_names = [sorted({n for p in a["paragraphs"] for n in names(p["context"]) if len(n) > 3}) for a in articles]
+    # One sentence per paragraph: claims about the same article that this paragraph does not make.
+    article_sentences = [[p["context"][slice(*sentence_spans(p["context"])[-1])] for p in a["paragraphs"]]
+                         for a in articles]
     items, documents = [], {}
     for a_index, article in enumerate(articles):
         foreign = [n for i, pool in enumerate(article_names) if i != a_index for n in pool]
         for p_index, paragraph in enumerate(article["paragraphs"][:paragraphs]):
+            strangers = [t for i, t in enumerate(article_sentences[a_index]) if i != p_index and t not in paragraph["context"]]
             source = f"{article['title']}-{p_index:03d}"
             documents[source] = paragraph["context"]
             items += _paragraph_claims(source, paragraph["context"], foreign, split, p_index)
+            if strangers:
+                unrelated = strangers[(p_index * 7 + 3) % len(strangers)]
+                items.append(ClaimItem(id=f"{source}-unrelated", claim=unrelated, source=source, evidence="",
+                                       supported=False, type="unrelated", split=split))
     return ClaimSet(path.parent.name, items, documents)
 
 
@@ -256,7 +264,8 @@ def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     df = Counter(t for text in claims.documents.values() for t in set(terms(text)))
     n = len(claims.documents)
     query = settings.query_backend  # the embedder an Assistant with these settings verifies with
-    return Verifier(get_embedder(settings, None if query == "documents" else query), terms, lambda t: bm25_idf(n, df.get(t, 0)), settings.support_threshold,
+    embedder = get_embedder(settings, None if query == "documents" else query)
+    return Verifier(embedder, terms, lambda t: bm25_idf(n, df.get(t, 0)), settings.support_threshold,
                     drop_unsupported=False, model=model)
 
 

@@ -145,7 +145,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
         passages = dict(re.findall(r'<passage number="(\d+)"[^>]*>\n(.*?)\n</passage>', system, re.S))
         witkoff = next((n for n, text in passages.items() if "Witkoff" in text), "1")
         return {
-            "good": f"Trump sent his envoy Steve Witkoff to Moscow [{witkoff}].",
+            "good": f"Trump's envoy Steve Witkoff met Putin in Moscow [{witkoff}].",
             "nocite": "Trump sent his envoy Steve Witkoff to Moscow.",
             "invented": "Trump sent Steve Witkoff to Moscow [9]. The moon is made of green cheese [7].",
             "offtopic": "The moon is made of green cheese [1].",
