@@ -1,6 +1,8 @@
 """The typed objects at the seams: what retrieval returns and what every front end receives."""
 
+import json
 from bisect import bisect_right
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -125,6 +127,19 @@ class Answer(_Frozen):
     unsupported_sentences: list[str] = []
     timings: dict[str, float] = {}
 
+    def to_markdown(self) -> str:
+        """The question, the answer and every citation (file, where, verified or flagged, quote) as Markdown."""
+        parts = [f"### {_one_line(self.question)}", "", self.text.strip()]
+        if self.unsupported_sentences:
+            parts += ["", "Not verified: " + " ".join(self.unsupported_sentences)]
+        if self.citations:
+            parts += ["", "Sources:", ""]
+            for c in self.citations:
+                state = "verified" if c.supported else "flagged: the passage may not support the sentence"
+                parts.append(f"{c.number}. `{c.source}`, {where(c)} ({state})")
+                parts += [f"   > {line}" if line.strip() else "   >" for line in c.quote.splitlines()]
+        return "\n".join(parts) + "\n"
+
     def sources_text(self) -> str:
         """The numbered sources as `path, location` lines with their quotes, for terminals and logs."""
         lines = []
@@ -133,3 +148,54 @@ class Answer(_Frozen):
             mark = "" if c.supported else "  [unverified]"
             lines.append(f"[{c.number}] {where}{mark}\n    \"{c.quote}\"")
         return "\n".join(lines)
+
+
+def where(c: Citation) -> str:
+    """Where a citation's quote sits: its lines, and its page for paged documents."""
+    lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+    return f"page {c.page}, {lines}" if c.page else lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Conversation(BaseModel):
+    """The answers of one chat, in order: its history for the next question, and its export."""
+
+    turns: list[Answer] = []
+
+    def add(self, answer: Answer) -> "Conversation":
+        self.turns.append(answer)
+        return self
+
+    def history(self) -> list[tuple[str, str]]:
+        """(question, answer) pairs, as `Assistant.ask(history=...)` takes them."""
+        return [(a.question, a.text) for a in self.turns]
+
+    def to_markdown(self) -> str:
+        return "# Conversation\n\n" + "\n".join(a.to_markdown() for a in self.turns)
+
+    def to_json(self) -> str:
+        """Every turn's question, answer and citations (no retrieved passages: the quotes are the record)."""
+        turns = [a.model_dump(mode="json", include={"question", "standalone_question", "text", "citations", "refused",
+                                                    "mode", "unsupported_sentences"}) for a in self.turns]
+        return json.dumps({"turns": turns}, indent=2, ensure_ascii=False)
+
+
+class DocumentInfo(_Frozen):
+    """One document in the collection, as its stored chunks describe it (None: ingested before it was recorded)."""
+
+    source: str
+    title: str
+    format: str | None = None
+    pages: int | None = None
+    chunks: int | None = None
+    characters: int | None = None
+    content_hash: str | None = None
+    ingested_at: datetime | None = None
+    embedding_model: str
+
+    @property
+    def name(self) -> str:
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
