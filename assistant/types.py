@@ -151,7 +151,9 @@ class Answer(_Frozen):
 
 
 def where(c: Citation) -> str:
-    """Where a citation's quote sits: its lines, and its page for paged documents."""
+    """Where a citation's quote sits, in words ("p. 2", "lines 4-6", ...); lines and page for older citations."""
+    if c.location:
+        return c.location
     lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
     return f"page {c.page}, {lines}" if c.page else lines
 
@@ -199,3 +201,27 @@ class DocumentInfo(_Frozen):
     @property
     def name(self) -> str:
         return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class DocumentPage(_Frozen):
+    """One page of a sorted, filtered document listing (large collections are shown a page at a time)."""
+
+    documents: list[DocumentInfo]
+    page: int  # 1-based, clamped to the pages there are
+    pages: int
+    total: int  # documents matching the filter, on all pages
+
+    @classmethod
+    def of(cls, documents: list[DocumentInfo], sort: str = "name", query: str = "", page: int = 1,
+           size: int = 25) -> "DocumentPage":
+        """`sort` is "name" (file name, A-Z) or "newest" (most recently ingested first); `query` matches paths."""
+        needle = query.strip().lower()
+        matching = [d for d in documents if needle in d.source.lower()] if needle else list(documents)
+        if sort == "newest":
+            matching.sort(key=lambda d: (d.ingested_at is None, -(d.ingested_at.timestamp() if d.ingested_at else 0),
+                                         d.name.lower()))
+        else:
+            matching.sort(key=lambda d: (d.name.lower(), d.source))
+        pages = max(1, -(-len(matching) // size))
+        page = min(max(1, page), pages)
+        return cls(documents=matching[(page - 1) * size:page * size], page=page, pages=pages, total=len(matching))
