@@ -172,7 +172,12 @@ class DocumentsPanel:
         self.driver = page.driver
 
     def names(self) -> list[str]:
-        return [e.text for e in self.driver.find_elements("css selector", "#doc-table .doc-name")]
+        return self.page.js("return [...document.querySelectorAll('#doc-table .doc-name')].map(e => e.innerText)")
+
+    def scope(self) -> str:
+        """The scope notice above the chat box; empty while questions draw on every document."""
+        return self.page.js("const e = document.querySelector('#scope-text'); "
+                            "return e && e.offsetParent !== null ? e.innerText : ''")
 
     def wait_listed(self, expected: set[str], timeout: float = 30) -> list[str]:
         """Waits until the listing shows exactly these names."""
@@ -181,22 +186,26 @@ class DocumentsPanel:
         return self.names()
 
     def select(self, *names: str) -> None:
-        for name in names:
-            label = next(e for e in self.driver.find_elements("css selector", "#doc-pick label") if e.text == name)
-            label.click()
+        for name in names:  # by script: the panel re-renders its boxes, so a held element can go stale
+            self.page.wait(lambda d: self.page.js(
+                "const l = [...document.querySelectorAll('#doc-pick label')].find(l => l.innerText.trim() === "
+                "arguments[0]); if (!l) return false; l.click(); return true;", name), 20, f"no checkbox for {name}")
         time.sleep(0.5)  # Gradio sends the selection with its input event
 
     def _click(self, elem_id: str) -> None:
-        self.page.wait(lambda d: d.find_element("css selector", f"#{elem_id}").is_enabled(), 10)
-        self.driver.find_element("css selector", f"#{elem_id}").click()
+        self.page.wait(lambda d: self.page.js("const b = document.getElementById(arguments[0]); "
+                                              "if (!b || b.disabled) return false; b.click(); return true;", elem_id),
+                       20, f"#{elem_id} is not there to click")
 
     def scope_to_selected(self) -> str:
         """Scopes the next questions to the selection; returns the notice shown above the chat box."""
         self._click("doc-scope")
-        self.page.wait(lambda d: d.find_elements("css selector", "#scope-text")
-                       and "Answering only from" in d.find_element("css selector", "#scope-text").text, 20,
-                       "no scope notice above the chat box")
-        return self.driver.find_element("css selector", "#scope-text").text
+        self.page.wait(lambda d: "Answering only from" in self.scope(), 20, "no scope notice above the chat box")
+        return self.scope()
+
+    def unscope(self) -> None:
+        self._click("unscope")
+        self.page.wait(lambda d: not self.scope(), 20, "the scope notice stayed")
 
     def remove_selected(self) -> str:
         """Asks to remove the selection, reads the confirmation, confirms; returns the confirmation's text."""
