@@ -7,6 +7,7 @@ session's `gr.State`; the process holds no chat state, so several replicas can s
 
 from __future__ import annotations
 
+import hashlib
 import html
 import ipaddress
 import json
@@ -23,7 +24,7 @@ from typing import Callable, Iterator
 
 import gradio as gr
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UnknownDocument
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Conversation, DocumentInfo, DocumentPage, Passage, where
 
@@ -66,7 +67,8 @@ CSS = """
 #upload-status ul { margin: 0.2em 0 0 1.2em; }
 #scope-text { font-size: 0.9em; }
 .doc-table { width: 100%; border-collapse: collapse; font-size: 0.88em; }
-.doc-table th, .doc-table td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--border-color-primary); }
+.doc-table th, .doc-table td { text-align: left; padding: 3px 8px;
+                                border-bottom: 1px solid var(--border-color-primary); }
 .doc-table td.num, .doc-table th.num { text-align: right; }
 .doc-table .doc-name { font-weight: 600; word-break: break-all; }
 .doc-table tr.in-scope td { background: var(--background-fill-secondary); }
@@ -282,7 +284,7 @@ def render_documents(listing: DocumentPage, collection: str, scope: list[str]) -
     rows = []
     for d in listing.documents:
         ingested = d.ingested_at.strftime("%Y-%m-%d %H:%M") if d.ingested_at else "–"
-        cells = [f'<td class="doc-name" title="{esc(d.source)}">{esc(d.name)}</td>', f"<td>{esc(d.title)}</td>",
+        cells = [f'<td class="doc-name">{esc(d.name)}</td>', f"<td>{esc(d.title)}</td>",
                  f"<td>{esc(d.format or '–')}</td>"]
         cells += [f'<td class="num">{"–" if n is None else n}</td>' for n in (d.pages, d.chunks, d.characters)]
         cells.append(f"<td>{ingested}</td>")
@@ -318,8 +320,8 @@ def remove_documents(base: Settings, sources: list[str], collection: str | None 
         for source in sources:
             try:
                 chunks = assistant.remove(source)
-            except AssistantError as exc:
-                failed.append(f"{file_name(source)} ({_error_text(exc)})")
+            except UnknownDocument:  # removed meanwhile, by another session or process
+                failed.append(f"{file_name(source)} (no longer in the collection)")
                 continue
             done.append(f"{file_name(source)} ({chunks} chunk{'s' if chunks != 1 else ''})")
             upload = Path(source)
@@ -327,8 +329,14 @@ def remove_documents(base: Settings, sources: list[str], collection: str | None 
                 upload.unlink(missing_ok=True)
     except Exception as exc:
         failed.append(_error_text(exc))
-    parts = ["Removed " + ", ".join(done) + "." if done else "", "Could not remove " + "; ".join(failed) + "." if failed else ""]
-    return f'<span class="chat-note">{esc(" ".join(p for p in parts if p))}</span>'
+    parts = (["Removed " + ", ".join(done) + "."] if done else []) + \
+        (["Could not remove " + "; ".join(failed) + "."] if failed else [])
+    return f'<span class="chat-note">{esc(" ".join(parts))}</span>'
+
+
+def document_key(source: str) -> str:
+    """What the browser gets in place of a document's path: the page shows names, never server folders."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def scope_text(scope: list[str]) -> str:
@@ -510,14 +518,15 @@ def build_app(settings: Settings) -> gr.Blocks:
     def show_documents(collection, sort, query, page, picked, scope):
         table, listing = list_documents(settings, collection, sort, query, page, scope)
         shown = [d.source for d in listing.documents]
-        choices = [(d.name, d.source) for d in listing.documents]
+        choices = [(d.name, document_key(d.source)) for d in listing.documents]
         return (table, listing.page, shown,
-                gr.CheckboxGroup(choices=choices, value=[s for s in picked if s in shown]),
+                gr.CheckboxGroup(choices=choices, value=[document_key(s) for s in picked if s in shown]),
                 gr.Button(interactive=listing.page > 1), gr.Button(interactive=listing.page < listing.pages))
 
     def pick(checked, shown, picked):
         # The selection spans pages: this page's boxes replace only this page's part of it.
-        return [s for s in picked if s not in shown] + list(checked or [])
+        keys = set(checked or [])
+        return [s for s in picked if s not in shown] + [s for s in shown if document_key(s) in keys]
 
     def show_scope(scope):
         return gr.Row(visible=bool(scope)), scope_text(scope) if scope else ""

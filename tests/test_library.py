@@ -258,7 +258,8 @@ def test_page_lists_scopes_removes_and_exports(settings, tmp_path):
     assert 'class="in-scope"' in ui.list_documents(settings, scope=scope)[0]
 
     status = ui.remove_documents(settings, [uploaded["lighthouse-log.txt"], "/nowhere/x.txt"])
-    assert "Removed lighthouse-log.txt (1 chunk)" in status and "Could not remove x.txt" in status
+    assert "Removed lighthouse-log.txt (1 chunk)" in status and "Could not remove x.txt (no longer" in status
+    assert "/nowhere" not in status and str(settings.upload_dir) not in table  # names, not server folders
     assert not Path(uploaded["lighthouse-log.txt"]).exists()  # the page's own copy of the upload goes too
     assert [d.name for d in ui.list_documents(settings)[1].documents] == ["canal-notes.md", "hostile.md",
                                                                          "mill-ledger.txt"]

@@ -343,7 +343,8 @@ def test_browser_documents_panel_lists_removes_scopes_and_exports(page, tmp_path
 
     markdown = docs.download("export-md", tmp_path / "downloads", "conversation.md").read_text(encoding="utf-8")
     exported = json.loads(docs.download("export-json", tmp_path / "downloads", "conversation.json").read_text())
-    assert [t["question"] for t in exported["turns"]] == ["Who was the keeper in 1902?", "When did the canal freeze over?"]
+    assert [t["question"] for t in exported["turns"]] == ["Who was the keeper in 1902?",
+                                                          "When did the canal freeze over?"]
     for turn in exported["turns"]:
         assert turn["citations"] and f"### {turn['question']}" in markdown
         for c in turn["citations"]:
