@@ -154,12 +154,9 @@ class Ingestor:
             self.store.bump_version()
 
     def _prune(self, report: IngestReport) -> None:
-        gone = [source for source in self.store.sources() if not os.path.exists(source)]
-        for source in gone:
-            report.deleted += len(self.store.chunks_of(source))
-            self.store.delete(where={"source": source})
-        if gone:
-            self.store.bump_version()
+        for source in sorted(self.store.sources()):
+            if not os.path.exists(source):
+                report.deleted += self.store.remove(source)
 
 
 def _pages(numbers: tuple[int, ...]) -> str:
