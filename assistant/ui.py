@@ -26,7 +26,7 @@ import gradio as gr
 
 from assistant.errors import AssistantError, UnknownDocument
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Conversation, DocumentInfo, DocumentPage, Passage, where
+from assistant.types import Answer, Citation, Conversation, DocumentPage, Passage, where
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ SORTS = [("Name", "name"), ("Newest first", "newest")]
 def render_documents(listing: DocumentPage, collection: str, scope: list[str]) -> str:
     """The listing as an escaped HTML table; documents the questions are scoped to are marked."""
     if not listing.total:
-        return f'<p class="src-empty">No documents in collection <b>{esc(collection)}</b> match.</p>'
+        return f'<p class="src-empty">No documents to show in collection <b>{esc(collection)}</b>.</p>'
     rows = []
     for d in listing.documents:
         ingested = d.ingested_at.strftime("%Y-%m-%d %H:%M") if d.ingested_at else "–"
