@@ -19,7 +19,7 @@ from assistant.llm import free_port
 
 def fill(settings: Settings, documents: int, chunks: int) -> Assistant:
     bot = Assistant(settings)
-    dim = bot.embedder.identity["embedding_dim"]
+    dim = bot.store.identity["embedding_dim"]
     ids, vectors, metadatas = [], [], []
     for d in range(documents):
         for i in range(chunks):

@@ -118,12 +118,10 @@ def test_document_pages_sort_filter_and_clamp():
 @pytest.mark.slow
 def test_listing_reads_one_record_per_document_across_store_pages(settings):
     """More documents than one paged store read returns (5000), each with several chunks."""
-    from ingest.store import open_store
-
     bot = Assistant(settings)
-    store = open_store(settings, bot.embedder.identity)
+    store = bot.store
     n, per = 5003, 2
-    vector = [0.0] * (bot.embedder.identity["embedding_dim"] - 1) + [1.0]
+    vector = [0.0] * (store.identity["embedding_dim"] - 1) + [1.0]
     ids, metadatas = [], []
     for d in range(n):
         for i in range(per):
