@@ -1,9 +1,9 @@
 """A chat assistant grounded in your documents: `Assistant().ask(question)` returns a cited, verified `Answer`."""
 
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Citation, Conversation, DocumentInfo, Passage
 
-__all__ = ["Answer", "Assistant", "Citation", "Passage", "Settings"]
+__all__ = ["Answer", "Assistant", "Citation", "Conversation", "DocumentInfo", "Passage", "Settings"]
 
 
 def __getattr__(name: str):

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -13,16 +14,17 @@ from langchain_core.runnables import RunnableLambda
 import prompts
 from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
-from assistant.errors import AssistantError, InvalidQuestion, LLMError
+from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
 from assistant.judge import AnswerJudge, load_models
-from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
+from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings
-from assistant.types import Answer, Passage
+from assistant.types import Answer, DocumentInfo, Passage
 from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
 
 History = list[tuple[str, str]]
+Sources = Collection[str] | None
 # Control characters, and lone surrogates (valid in a Python str or JSON, not in UTF-8: the tokenizer raises).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -33,7 +35,7 @@ class Turn:
 
     question: str
     history: tuple[tuple[str, str], ...] = ()
-    source: str | None = None
+    sources: frozenset[str] | None = None  # retrieval draws only from these documents; None: from all
     standalone: str = ""
     passages: tuple[Passage, ...] = ()
     draft: Draft | None = None
@@ -80,6 +82,10 @@ class Assistant:
             self._retriever = HybridRetriever(store=store, embedder=self.embedder, lexical=lexical, k=self.settings.k)
         return self._retriever
 
+    @property
+    def store(self) -> Store:
+        return self.retriever.store
+
     def warm_up(self) -> "Assistant":
         """Load the model and build the lexical index now rather than on the first question."""
         self.retriever.lexical.refresh()
@@ -117,7 +123,7 @@ class Assistant:
         started = time.perf_counter()
         if self.retriever.store.count() == 0:
             raise AssistantError(f"collection '{self.settings.collection}' has no documents: run `assistant ingest PATH` first")
-        passages = self.retriever.passages(turn.standalone, self.settings.k, turn.source)
+        passages = self.retriever.passages(turn.standalone, self.settings.k, turn.sources)
         return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
 
     def _extractive(self) -> ExtractiveAnswerer:
@@ -169,7 +175,7 @@ class Assistant:
         return replace(turn, answer=answer, timings=timings)
 
     # -- public surface -------------------------------------------------------------------------------------
-    def _turn(self, question: str, history: History | None, source: str | None) -> Turn:
+    def _turn(self, question: str, history: History | None, source: str | None, sources: Sources) -> Turn:
         if not isinstance(question, str):
             raise InvalidQuestion("question: expected text")
         question = _CONTROL.sub(" ", question).strip()
@@ -178,18 +184,22 @@ class Assistant:
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
         history = tuple((_CONTROL.sub(" ", str(u)), _CONTROL.sub(" ", str(a))) for u, a in (history or []))
-        return Turn(question=question, history=history, source=source)
+        scope = scope_of([*([source] if source else []), *(sources or ())])
+        return Turn(question=question, history=history, sources=scope)
 
-    def ask(self, question: str, history: History | None = None, source: str | None = None) -> Answer:
-        """Answer from the documents; `source` limits retrieval to one file."""
-        return self.chain.invoke(self._turn(question, history, source)).answer
+    def ask(self, question: str, history: History | None = None, source: str | None = None,
+            sources: Sources = None) -> Answer:
+        """Answer from the documents; `source` (one file) or `sources` (several) limit retrieval to those."""
+        return self.chain.invoke(self._turn(question, history, source, sources)).answer
 
-    async def aask(self, question: str, history: History | None = None, source: str | None = None) -> Answer:
-        return (await self.chain.ainvoke(self._turn(question, history, source))).answer
+    async def aask(self, question: str, history: History | None = None, source: str | None = None,
+                   sources: Sources = None) -> Answer:
+        return (await self.chain.ainvoke(self._turn(question, history, source, sources))).answer
 
-    def stream(self, question: str, history: History | None = None, source: str | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: History | None = None, source: str | None = None,
+               sources: Sources = None) -> Iterator[str | Answer]:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
-        turn = self._retrieve(self._condense(self._turn(question, history, source)))
+        turn = self._retrieve(self._condense(self._turn(question, history, source, sources)))
         started = time.perf_counter()
         draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
                                           _last_answer(turn))
@@ -205,15 +215,34 @@ class Assistant:
             yield answer.text
         yield answer
 
-    async def astream(self, question: str, history: History | None = None, source: str | None = None) -> AsyncIterator[str | Answer]:
+    async def astream(self, question: str, history: History | None = None, source: str | None = None,
+                      sources: Sources = None) -> AsyncIterator[str | Answer]:
         import asyncio
 
-        iterator = self.stream(question, history, source)
+        iterator = self.stream(question, history, source, sources)
         while True:
             item = await asyncio.to_thread(next, iterator, None)
             if item is None:
                 return
             yield item
+
+
+    # -- the collection -------------------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        """Every document in the collection, one record each, sorted by source path."""
+        return self.store.documents()
+
+    def resolve(self, path: str | Path) -> str:
+        """The stored source a path names: as given, or as an absolute path; UnknownDocument otherwise."""
+        for candidate in dict.fromkeys([str(path), str(Path(path).expanduser().resolve())]):
+            if self.store.has(candidate):
+                return candidate
+        raise UnknownDocument(f"{path}: not a document in collection '{self.settings.collection}' "
+                              "(`assistant docs` lists them)")
+
+    def remove(self, source: str | Path) -> int:
+        """Remove one document (all its chunks at once) from the collection; returns how many chunks it had."""
+        return self.store.remove(self.resolve(source))
 
 
 def _last_answer(turn: Turn) -> str:

@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, chat, eval, bench. Thin: every command calls the Python API."""
+"""The `assistant` command: ingest, ask, docs, chat, eval, bench. Thin: every command calls the Python API."""
 
 import json
 import sys
@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UnknownDocument
 from assistant.settings import Settings
+from assistant.types import DocumentInfo
 from evals.cli import eval_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -71,7 +72,10 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
     collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    source: Annotated[Optional[list[str]], typer.Option(
+        "--source", help="Answer only from this document (repeat for several; see `assistant docs`).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer object as JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the answer and its sources as Markdown.")] = False,
 ):
     """Answer one question from the documents, with numbered, verified sources."""
     from assistant.api import Assistant
@@ -79,15 +83,18 @@ def ask(
     settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
                              chroma_url=chroma_url, data_dir=data_dir)
     try:
-        answer = Assistant(settings).ask(question)
+        bot = Assistant(settings)
+        answer = bot.ask(question, sources=[bot.resolve(path) for path in source or ()])
     except AssistantError as exc:
         fail(str(exc), 1)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-        _exit_now()
-    typer.echo(answer.text)
-    if answer.citations:
-        typer.echo("\nSources:\n" + answer.sources_text())
+    elif markdown:
+        typer.echo(answer.to_markdown(), nl=False)
+    else:
+        typer.echo(answer.text)
+        if answer.citations:
+            typer.echo("\nSources:\n" + answer.sources_text())
     _exit_now()
 
 
@@ -101,6 +108,76 @@ def _exit_now() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+docs_app = typer.Typer(help="List the documents in the collection (`assistant docs`), or remove some.")
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.callback(invoke_without_command=True)
+def docs(
+    ctx: typer.Context,
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documents as a JSON list.")] = False,
+):
+    """List the documents in the collection: format, pages, chunks, characters, when ingested."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from assistant.api import Assistant
+
+    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
+    try:
+        documents = Assistant(settings).documents()
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    if as_json:
+        typer.echo(json.dumps([d.to_dict() for d in documents], indent=2, ensure_ascii=False))
+    elif not documents:
+        typer.echo(f"collection '{settings.collection}' has no documents: add some with `assistant ingest PATH`")
+    else:
+        typer.echo(documents_table(documents))
+
+
+@docs_app.command("remove")
+def docs_remove(
+    paths: Annotated[list[str], typer.Argument(help="Documents to remove, as `assistant docs` lists them.")],
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+):
+    """Remove documents from the collection (all of a document's chunks at once); the files stay on disk."""
+    from assistant.api import Assistant
+
+    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
+    unknown = 0
+    try:
+        bot = Assistant(settings)
+        for path in paths:
+            try:
+                chunks = bot.remove(path)
+            except UnknownDocument as exc:  # the others are still removed
+                typer.echo(f"error: {exc}", err=True)
+                unknown += 1
+                continue
+            typer.echo(f"removed {path} ({chunks} chunk{'s' if chunks != 1 else ''})")
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    if unknown:
+        raise typer.Exit(1)
+
+
+def documents_table(documents: list[DocumentInfo]) -> str:
+    """Aligned columns, one document a line; '-' where a document predates a field."""
+    header = ("SOURCE", "FORMAT", "PAGES", "CHUNKS", "CHARACTERS", "INGESTED (UTC)")
+    rows = [header] + [
+        (d.source, d.format or "-", _or_dash(d.pages), _or_dash(d.chunks), _or_dash(d.characters),
+         d.ingested_at.strftime("%Y-%m-%d %H:%M") if d.ingested_at else "-") for d in documents]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    numeric = (2, 3, 4)
+    return "\n".join("  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows)
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 app.command("eval")(eval_command)

@@ -27,3 +27,7 @@ class LLMError(AssistantError):
 
 class InvalidQuestion(AssistantError):
     """The question is empty or unusable."""
+
+
+class UnknownDocument(AssistantError):
+    """A path names no document in the collection."""

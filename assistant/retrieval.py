@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,21 @@ from assistant.types import Marks, Passage
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
+# The documents retrieval may draw from: one source path, several, or None for the whole collection.
+Scope = str | Collection[str] | None
+
+
+def scope_of(scope: Scope) -> frozenset[str] | None:
+    """A scope as a set of source paths; an empty one means the whole collection."""
+    sources = frozenset([scope] if isinstance(scope, str) else scope or ())
+    return sources or None
+
+
+def _where(sources: frozenset[str] | None) -> dict | None:
+    """The Chroma filter for a scope."""
+    if sources is None:
+        return None
+    return {"source": next(iter(sources))} if len(sources) == 1 else {"source": {"$in": sorted(sources)}}
 
 
 class Terms:
@@ -134,16 +150,17 @@ class LexicalIndex:
         df = int(self._df[column]) if column is not None and column < len(self._df) else 0
         return bm25_idf(len(self.ids), df)
 
-    def search(self, query: str, k: int, source: str | None = None) -> list[int]:
-        """Positions (into ids/sources) of the best k chunks with any query term."""
+    def search(self, query: str, k: int, scope: Scope = None) -> list[int]:
+        """Positions (into ids/sources) of the best k chunks with any query term, within the scope."""
         self.refresh()
         vocab = self._bm25.vocab_dict if self.ids else {}
         tokens = [t for t in self.terms(query) if t in vocab]
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens)
-        if source is not None:
-            scores = np.where([s == source for s in self.sources], scores, 0.0)
+        sources = scope_of(scope)
+        if sources is not None:
+            scores = np.where([s in sources for s in self.sources], scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:k]
         return [int(i) for i in top if scores[i] > 0]
 
@@ -177,23 +194,25 @@ class HybridRetriever(BaseRetriever):
     embedder: Any
     lexical: Any
     k: int = 5
-    source: str | None = None
+    source: Scope = None  # one source path or several
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None, source: str | None = None) -> list[Document]:
+                                k: int | None = None, source: Scope = None) -> list[Document]:
         return [Document(page_content=p.text, metadata=p.to_dict())
                 for p in self.passages(query, k, source or self.source)]
 
-    def passages(self, query: str, k: int | None = None, source: str | None = None) -> list[Passage]:
+    def passages(self, query: str, k: int | None = None, scope: Scope = None) -> list[Passage]:
+        """The best k passages for the query, from the documents in scope (all of them by default)."""
         k = self.k if k is None else k
         fetch = max(4 * k, 20)
+        sources = scope_of(scope)
         candidates: dict[str, Passage] = {}
         fused: dict[str, float] = {}
-        dense = self.store.query(self.embedder.query_vector(query), fetch, {"source": source} if source else None)
+        dense = self.store.query(self.embedder.query_vector(query), fetch, _where(sources))
         for rank, (chunk_id, text, meta) in enumerate(zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0])):
             candidates[chunk_id] = _passage(text, meta, 0.0, chunk_id)
             fused[chunk_id] = 1.0 / (_RRF_K + rank + 1)
-        lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, source)]
+        lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, sources)]
         # Lexical hits the dense search did not bring are read from the store (gone since the index was built: skipped).
         missing = self.store.get([chunk_id for chunk_id in lexical if chunk_id not in candidates])
         for chunk_id, text, meta in zip(missing["ids"], missing["documents"], missing["metadatas"]):

@@ -1,6 +1,8 @@
 """The typed objects at the seams: what retrieval returns and what every front end receives."""
 
+import json
 from bisect import bisect_right
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -125,6 +127,19 @@ class Answer(_Frozen):
     unsupported_sentences: list[str] = []
     timings: dict[str, float] = {}
 
+    def to_markdown(self) -> str:
+        """The question, the answer and every citation (file, where, verified or flagged, quote) as Markdown."""
+        parts = [f"### {_one_line(self.question)}", "", self.text.strip()]
+        if self.unsupported_sentences:
+            parts += ["", "Not verified: " + " ".join(self.unsupported_sentences)]
+        if self.citations:
+            parts += ["", "Sources:", ""]
+            for c in self.citations:
+                state = "verified" if c.supported else "flagged: the passage may not support the sentence"
+                parts.append(f"{c.number}. `{c.source}`, {where(c)} ({state})")
+                parts += [f"   > {line}" if line.strip() else "   >" for line in c.quote.splitlines()]
+        return "\n".join(parts) + "\n"
+
     def sources_text(self) -> str:
         """The numbered sources as `path, location` lines with their quotes, for terminals and logs."""
         lines = []
@@ -133,3 +148,80 @@ class Answer(_Frozen):
             mark = "" if c.supported else "  [unverified]"
             lines.append(f"[{c.number}] {where}{mark}\n    \"{c.quote}\"")
         return "\n".join(lines)
+
+
+def where(c: Citation) -> str:
+    """Where a citation's quote sits, in words ("p. 2", "lines 4-6", ...); lines and page for older citations."""
+    if c.location:
+        return c.location
+    lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+    return f"page {c.page}, {lines}" if c.page else lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Conversation(BaseModel):
+    """The answers of one chat, in order: its history for the next question, and its export."""
+
+    turns: list[Answer] = []
+
+    def add(self, answer: Answer) -> "Conversation":
+        self.turns.append(answer)
+        return self
+
+    def history(self) -> list[tuple[str, str]]:
+        """(question, answer) pairs, as `Assistant.ask(history=...)` takes them."""
+        return [(a.question, a.text) for a in self.turns]
+
+    def to_markdown(self) -> str:
+        return "# Conversation\n\n" + "\n".join(a.to_markdown() for a in self.turns)
+
+    def to_json(self) -> str:
+        """Every turn's question, answer and citations (no retrieved passages: the quotes are the record)."""
+        turns = [a.model_dump(mode="json", include={"question", "standalone_question", "text", "citations", "refused",
+                                                    "mode", "unsupported_sentences"}) for a in self.turns]
+        return json.dumps({"turns": turns}, indent=2, ensure_ascii=False)
+
+
+class DocumentInfo(_Frozen):
+    """One document in the collection, as its stored chunks describe it (None: ingested before it was recorded)."""
+
+    source: str
+    title: str
+    format: str | None = None
+    pages: int | None = None
+    chunks: int | None = None
+    characters: int | None = None
+    content_hash: str | None = None
+    ingested_at: datetime | None = None
+    embedding_model: str
+
+    @property
+    def name(self) -> str:
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class DocumentPage(_Frozen):
+    """One page of a sorted, filtered document listing (large collections are shown a page at a time)."""
+
+    documents: list[DocumentInfo]
+    page: int  # 1-based, clamped to the pages there are
+    pages: int
+    total: int  # documents matching the filter, on all pages
+
+    @classmethod
+    def of(cls, documents: list[DocumentInfo], sort: str = "name", query: str = "", page: int = 1,
+           size: int = 25) -> "DocumentPage":
+        """`sort` is "name" (file name, A-Z) or "newest" (most recently ingested first); `query` matches paths."""
+        needle = query.strip().lower()
+        matching = [d for d in documents if needle in d.source.lower()] if needle else list(documents)
+        if sort == "newest":
+            matching.sort(key=lambda d: (d.ingested_at is None, -(d.ingested_at.timestamp() if d.ingested_at else 0),
+                                         d.name.lower()))
+        else:
+            matching.sort(key=lambda d: (d.name.lower(), d.source))
+        pages = max(1, -(-len(matching) // size))
+        page = min(max(1, page), pages)
+        return cls(documents=matching[(page - 1) * size:page * size], page=page, pages=pages, total=len(matching))

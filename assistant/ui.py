@@ -7,6 +7,7 @@ session's `gr.State`; the process holds no chat state, so several replicas can s
 
 from __future__ import annotations
 
+import hashlib
 import html
 import ipaddress
 import json
@@ -15,14 +16,17 @@ import os
 import re
 import shutil
 import sys
+import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 import gradio as gr
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UnknownDocument
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Citation, Conversation, DocumentPage, Passage, where
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,13 @@ CSS = """
 #chat a.cite.flagged { background: #fee2e2; color: #991b1b; }
 .chat-note { font-size: 0.85em; opacity: 0.85; }
 #upload-status ul { margin: 0.2em 0 0 1.2em; }
+#scope-text { font-size: 0.9em; }
+.doc-table { width: 100%; border-collapse: collapse; font-size: 0.88em; }
+.doc-table th, .doc-table td { text-align: left; padding: 3px 8px;
+                                border-bottom: 1px solid var(--border-color-primary); }
+.doc-table td.num, .doc-table th.num { text-align: right; }
+.doc-table .doc-name { font-weight: 600; word-break: break-all; }
+.doc-table tr.in-scope td { background: var(--background-fill-secondary); }
 """
 
 
@@ -78,13 +89,6 @@ def esc(text: object) -> str:
 
 def file_name(source: str) -> str:
     return source.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def where(c: Citation) -> str:
-    if c.location:
-        return c.location
-    lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}–{c.line_end}"
-    return f"page {c.page}, {lines}" if c.page else lines
 
 
 def source_id(turn: int, number: int) -> str:
@@ -188,14 +192,14 @@ def sources_panel(session: dict) -> str:
 
 # -- per-session state ------------------------------------------------------------------------------------------
 def new_session() -> dict:
-    """What one browser session holds: shown messages (HTML), the (question, answer) history, sources per turn."""
-    return {"messages": [], "history": [], "sources": []}
+    """What one browser session holds: shown messages (HTML), the (question, answer) history, sources per turn,
+    and the answers themselves (for the conversation's export)."""
+    return {"messages": [], "history": [], "sources": [], "answers": []}
 
 
 def _copy(session: dict | None) -> dict:
     session = session or new_session()
-    return {"messages": list(session["messages"]), "history": list(session["history"]),
-            "sources": list(session["sources"])}
+    return {key: list(session.get(key, [])) for key in new_session()}
 
 
 def _say(session: dict, role: str, content: str) -> None:
@@ -230,8 +234,9 @@ def page_settings(base: Settings, mode: str | None = None, llm: str | None = Non
 
 
 def respond(base: Settings, question: str, session: dict | None, mode: str | None = None, llm: str | None = None,
-            k: float | None = None, collection: str | None = None) -> Iterator[tuple[str, list, str, dict]]:
-    """One chat turn, streamed: yields (textbox, chatbot messages, sources panel, session)."""
+            k: float | None = None, collection: str | None = None,
+            sources: list[str] | None = None) -> Iterator[tuple[str, list, str, dict]]:
+    """One chat turn, streamed: yields (textbox, chatbot messages, sources panel, session); `sources` scopes it."""
     from assistant.api import Assistant
 
     session = _copy(session)
@@ -246,7 +251,7 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     try:
         assistant = Assistant(page_settings(base, mode, llm, k, collection))
         written, answer = "", None
-        for item in assistant.stream(question, session["history"]):
+        for item in assistant.stream(question, session["history"], sources=sources):
             if isinstance(item, Answer):
                 answer = item
             elif isinstance(item, str):
@@ -262,8 +267,103 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     turn = len(session["sources"]) + 1
     session["messages"][-1] = {"role": "assistant", "content": render_answer(answer, turn)}
     session["history"].append((question, answer.text))
+    session["answers"].append(answer)
     session["sources"].append(render_sources(answer, turn))
     yield "", session["messages"], sources_panel(session), session
+
+
+# -- the documents panel ----------------------------------------------------------------------------------------
+DOCS_PER_PAGE = 25
+SORTS = [("Name", "name"), ("Newest first", "newest")]
+
+
+def render_documents(listing: DocumentPage, collection: str, scope: list[str]) -> str:
+    """The listing as an escaped HTML table; documents the questions are scoped to are marked."""
+    if not listing.total:
+        return f'<p class="src-empty">No documents to show in collection <b>{esc(collection)}</b>.</p>'
+    rows = []
+    for d in listing.documents:
+        ingested = d.ingested_at.strftime("%Y-%m-%d %H:%M") if d.ingested_at else "–"
+        cells = [f'<td class="doc-name">{esc(d.name)}</td>', f"<td>{esc(d.title)}</td>",
+                 f"<td>{esc(d.format or '–')}</td>"]
+        cells += [f'<td class="num">{"–" if n is None else n}</td>' for n in (d.pages, d.chunks, d.characters)]
+        cells.append(f"<td>{ingested}</td>")
+        rows.append(f'<tr class="{"in-scope" if d.source in scope else ""}">{"".join(cells)}</tr>')
+    head = ('<tr><th>Name</th><th>Title</th><th>Format</th><th class="num">Pages</th><th class="num">Chunks</th>'
+            '<th class="num">Characters</th><th>Ingested (UTC)</th></tr>')
+    return (f'<div class="doc-count">{listing.total} document{"s" if listing.total != 1 else ""} in '
+            f'<b>{esc(collection)}</b>, page {listing.page} of {listing.pages}</div>'
+            f'<table class="doc-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def list_documents(base: Settings, collection: str | None = None, sort: str = "name", query: str = "",
+                   page: int = 1, scope: list[str] | None = None) -> tuple[str, DocumentPage]:
+    """(table HTML, the page shown) for the page's collection; a store error is one line in place of the table."""
+    from assistant.api import Assistant
+
+    try:
+        documents = Assistant(page_settings(base, collection=collection)).documents()
+    except Exception as exc:  # shown, not raised
+        return _error_html(_error_text(exc)), DocumentPage.of([])
+    listing = DocumentPage.of(documents, sort, query or "", int(page or 1), DOCS_PER_PAGE)
+    return render_documents(listing, page_collection(base, collection), scope or []), listing
+
+
+def remove_documents(base: Settings, sources: list[str], collection: str | None = None) -> str:
+    """Remove documents from the collection (and the page's own copies of uploaded ones); returns a status line."""
+    from assistant.api import Assistant
+
+    done, failed = [], []
+    try:
+        settings = page_settings(base, collection=collection)
+        assistant = Assistant(settings)
+        for source in sources:
+            try:
+                chunks = assistant.remove(source)
+            except UnknownDocument:  # removed meanwhile, by another session or process
+                failed.append(f"{file_name(source)} (no longer in the collection)")
+                continue
+            done.append(f"{file_name(source)} ({chunks} chunk{'s' if chunks != 1 else ''})")
+            upload = Path(source)
+            if upload.parent == settings.upload_dir.resolve():
+                upload.unlink(missing_ok=True)
+    except Exception as exc:
+        failed.append(_error_text(exc))
+    parts = (["Removed " + ", ".join(done) + "."] if done else []) + \
+        (["Could not remove " + "; ".join(failed) + "."] if failed else [])
+    return f'<span class="chat-note">{esc(" ".join(parts))}</span>'
+
+
+def document_key(source: str) -> str:
+    """What the browser gets in place of a document's path: the page shows names, never server folders."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def scope_text(scope: list[str]) -> str:
+    names = ", ".join(file_name(s) for s in scope)
+    return f"Answering only from {len(scope)} document{'s' if len(scope) != 1 else ''}: {esc(names)}"
+
+
+# -- exporting the conversation -----------------------------------------------------------------------------------
+EXPORT_DIR = Path(tempfile.gettempdir()) / "assistant-exports"  # Gradio serves files from the temp folder
+EXPORT_MAX_AGE = 3600.0
+
+
+def export_conversation(session: dict | None) -> tuple[str | None, str | None]:
+    """The session's questions, answers and citations written as conversation.md and conversation.json."""
+    answers = (session or {}).get("answers") or []
+    if not answers:
+        return None, None
+    for old in EXPORT_DIR.glob("*") if EXPORT_DIR.exists() else ():
+        if time.time() - old.stat().st_mtime > EXPORT_MAX_AGE:  # Gradio keeps its own copy for the download
+            shutil.rmtree(old, ignore_errors=True)
+    folder = EXPORT_DIR / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    conversation = Conversation(turns=answers)
+    (folder / "conversation.md").write_text(conversation.to_markdown(), encoding="utf-8")
+    (folder / "conversation.json").write_text(conversation.to_json(), encoding="utf-8")
+    return str(folder / "conversation.md"), str(folder / "conversation.json")
+
 
 
 # -- uploads ----------------------------------------------------------------------------------------------------
@@ -399,8 +499,8 @@ def parse_history(history) -> list[tuple[str, str]]:
 def build_app(settings: Settings) -> gr.Blocks:
     """The chat page for these settings (launch it with `launch`, which adds the queue, CSS and theme)."""
 
-    def chat(question, session, mode, llm, k, collection):
-        yield from respond(settings, question, session, mode, llm, k, collection)
+    def chat(question, session, mode, llm, k, collection, scope):
+        yield from respond(settings, question, session, mode, llm, k, collection, scope)
 
     def upload(files, session, collection, progress=gr.Progress()):
         status, session = ingest_uploads(settings, files, session, collection, progress)
@@ -409,6 +509,39 @@ def build_app(settings: Settings) -> gr.Blocks:
     def clear():
         session = new_session()
         return "", session["messages"], sources_panel(session), session
+
+    def export(session):
+        markdown, as_json = export_conversation(session)
+        return (gr.DownloadButton(value=markdown, interactive=markdown is not None),
+                gr.DownloadButton(value=as_json, interactive=as_json is not None))
+
+    def show_documents(collection, sort, query, page, picked, scope):
+        table, listing = list_documents(settings, collection, sort, query, page, scope)
+        shown = [d.source for d in listing.documents]
+        choices = [(d.name, document_key(d.source)) for d in listing.documents]
+        return (table, listing.page, shown,
+                gr.CheckboxGroup(choices=choices, value=[document_key(s) for s in picked if s in shown]),
+                gr.Button(interactive=listing.page > 1), gr.Button(interactive=listing.page < listing.pages))
+
+    def pick(checked, shown, picked):
+        # The selection spans pages: this page's boxes replace only this page's part of it.
+        keys = set(checked or [])
+        return [s for s in picked if s not in shown] + [s for s in shown if document_key(s) in keys]
+
+    def show_scope(scope):
+        return gr.Row(visible=bool(scope)), scope_text(scope) if scope else ""
+
+    def ask_remove(picked):
+        if not picked:
+            return gr.Row(visible=False), "", '<span class="chat-note">Select documents to remove first.</span>'
+        names = ", ".join(file_name(s) for s in picked)
+        question = (f"Remove {len(picked)} document{'s' if len(picked) != 1 else ''} from the collection: "
+                    f"{names}? Their passages can no longer be cited; uploaded copies are deleted.")
+        return gr.Row(visible=True), f"<b>{esc(question)}</b>", ""
+
+    def remove(picked, scope, collection):
+        status = remove_documents(settings, picked, collection)
+        return gr.Row(visible=False), status, [], [s for s in scope if s not in picked]
 
     def ask(question: str, history: list | str | None = None, source: str | None = None) -> dict:
         """Answer a question from the documents: the Answer as a dict (text, citations with quotes, passages)."""
@@ -423,6 +556,10 @@ def build_app(settings: Settings) -> gr.Blocks:
     # Gradio keeps every uploaded temp file; ingested ones are copied to the upload folder, so its copies can go.
     with gr.Blocks(title="Grounded assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(new_session())
+        scope = gr.State([])  # sources the questions are limited to; empty: the whole collection
+        picked = gr.State([])  # sources selected in the documents panel, across its pages
+        shown = gr.State([])  # sources on the panel's current page
+        doc_page = gr.State(1)
         gr.Markdown("## Ask your documents\nEvery answer cites the passages it comes from; each citation is checked "
                     "against its passage.")
         with gr.Row(equal_height=False):
@@ -432,11 +569,19 @@ def build_app(settings: Settings) -> gr.Blocks:
                     render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
                     buttons=[], feedback_options=None, group_consecutive_messages=False,
                     placeholder="Ask a question about your documents, or try an example below.")
+                with gr.Row(visible=False, elem_id="scope") as scope_row:
+                    scope_label = gr.HTML("", elem_id="scope-text", js_on_load=None)
+                    unscope_button = gr.Button("Answer from all documents", size="sm", scale=0, elem_id="unscope")
                 with gr.Row():
                     question = gr.Textbox(elem_id="question", show_label=False, scale=5, lines=1, max_lines=4,
                                           placeholder="Ask a question about your documents", autofocus=True)
                     ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                     clear_button = gr.Button("Clear chat", scale=1, elem_id="clear")
+                with gr.Row():
+                    export_md = gr.DownloadButton("Download conversation (Markdown)", interactive=False, size="sm",
+                                                  elem_id="export-md")
+                    export_json = gr.DownloadButton("Download conversation (JSON)", interactive=False, size="sm",
+                                                    elem_id="export-json")
                 gr.Examples(EXAMPLES, inputs=[question], label="Example questions (bundled sample)")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -454,17 +599,56 @@ def build_app(settings: Settings) -> gr.Blocks:
                                      info="provider:model, e.g. llamacpp:SmolLM2-135M-Instruct")
                     k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to retrieve (k)", elem_id="k")
                     collection = gr.Textbox(value=settings.collection, label="Collection", elem_id="collection")
+        with gr.Accordion("Documents", open=True, elem_id="documents"):
+            with gr.Row():
+                doc_query = gr.Textbox(show_label=False, placeholder="Find documents by name", scale=3,
+                                       elem_id="doc-query")
+                doc_sort = gr.Radio(SORTS, value="name", show_label=False, scale=2, elem_id="doc-sort")
+                doc_refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="doc-refresh")
+            doc_table = gr.HTML("", elem_id="doc-table", js_on_load=None)
+            with gr.Row():
+                doc_prev = gr.Button("‹ Previous page", size="sm", interactive=False, elem_id="doc-prev")
+                doc_next = gr.Button("Next page ›", size="sm", interactive=False, elem_id="doc-next")
+            doc_pick = gr.CheckboxGroup([], label="Select documents", elem_id="doc-pick")
+            with gr.Row():
+                scope_button = gr.Button("Answer only from selected", size="sm", elem_id="doc-scope")
+                remove_button = gr.Button("Remove selected…", size="sm", variant="stop", elem_id="doc-remove")
+            with gr.Row(visible=False, elem_id="doc-confirm") as confirm_row:
+                confirm_text = gr.HTML("", js_on_load=None)
+                confirm_yes = gr.Button("Remove", variant="stop", size="sm", scale=0, elem_id="doc-remove-yes")
+                confirm_no = gr.Button("Cancel", size="sm", scale=0, elem_id="doc-remove-no")
+            doc_status = gr.HTML("", elem_id="doc-status", js_on_load=None)
 
-        turn = dict(fn=chat, inputs=[question, session, mode, llm, k, collection],
+        private = dict(api_visibility="private", queue=False)
+        listing = dict(fn=show_documents, inputs=[collection, doc_sort, doc_query, doc_page, picked, scope],
+                       outputs=[doc_table, doc_page, shown, doc_pick, doc_prev, doc_next], **private)
+        exporting = dict(fn=export, inputs=[session], outputs=[export_md, export_json], **private)
+        turn = dict(fn=chat, inputs=[question, session, mode, llm, k, collection, scope],
                     outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal")
-        submitted = question.submit(**turn)
-        clicked = ask_button.click(**turn)
+        submitted, clicked = question.submit(**turn), ask_button.click(**turn)
+        for answered in (submitted, clicked):
+            answered.then(**exporting)
         for clearing in (clear_button.click, chatbot.clear):  # the button, and the chat's own trash icon
             clearing(clear, None, [question, chatbot, sources, session], cancels=[submitted, clicked],
-                     api_visibility="private", queue=False)
+                     **private).then(**exporting)
         files.upload(upload, [files, session, collection], [files, upload_status, chatbot, session],
                      api_visibility="private", concurrency_limit=1, concurrency_id="ingest",
-                     show_progress_on=[upload_status])
+                     show_progress_on=[upload_status]).then(**listing)
+        app.load(**listing)
+        for refreshing in (doc_refresh.click, doc_sort.change, doc_query.submit, collection.blur):
+            refreshing(lambda: 1, None, doc_page, **private).then(**listing)
+        doc_prev.click(lambda p: p - 1, doc_page, doc_page, **private).then(**listing)
+        doc_next.click(lambda p: p + 1, doc_page, doc_page, **private).then(**listing)
+        doc_pick.input(pick, [doc_pick, shown, picked], picked, **private)
+        scope_button.click(lambda p: list(p), picked, scope, **private).then(
+            show_scope, scope, [scope_row, scope_label], **private).then(**listing)
+        unscope_button.click(lambda: [], None, scope, **private).then(
+            show_scope, scope, [scope_row, scope_label], **private).then(**listing)
+        remove_button.click(ask_remove, picked, [confirm_row, confirm_text, doc_status], **private)
+        confirm_no.click(lambda: gr.Row(visible=False), None, confirm_row, **private)
+        confirm_yes.click(remove, [picked, scope, collection], [confirm_row, doc_status, picked, scope],
+                          api_visibility="private", concurrency_limit=1, concurrency_id="ingest").then(
+            show_scope, scope, [scope_row, scope_label], **private).then(**listing)
         gr.api(ask, api_name="ask")
     return app
 

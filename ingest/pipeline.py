@@ -4,6 +4,7 @@ import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -11,7 +12,7 @@ from assistant.errors import LoadError, UnsupportedFile
 from assistant.settings import Settings
 from ingest.chunking import Chunk, Chunker, document_hash
 from ingest.embedding import Embedder, get_embedder
-from ingest.loaders import iter_files, load_document
+from ingest.loaders import LoadedDocument, iter_files, load_document
 from ingest.store import Store, open_store
 
 # Chunks encoded together: big enough for the model's length-sorted batching, small enough to keep memory flat.
@@ -44,6 +45,10 @@ class _Pending:
     chunks: list[Chunk]
     new: list[Chunk]
     stale: list[str]
+    document: dict  # what every chunk records about its whole document (for `Store.documents`)
+
+    def metadata(self, chunk: Chunk) -> dict:
+        return {**chunk.metadata(len(self.chunks)), **self.document}
 
 
 class Ingestor:
@@ -112,7 +117,11 @@ class Ingestor:
         ids = {c.id for c in chunks}
         new = [c for c in chunks if c.id not in stored]
         report.unchanged += len(chunks) - len(new)
-        return _Pending(chunks, new, [i for i in stored if i not in ids])
+        about = {"format": _format(path, document), "characters": len(document.text),
+                 "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if document.pages:
+            about["pages"] = len(document.pages)
+        return _Pending(chunks, new, [i for i in stored if i not in ids], about)
 
     def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
         """Embed all new chunks at once, then hand the writes to the writer once it has finished the last window."""
@@ -130,14 +139,13 @@ class Ingestor:
     def _write(self, pending: list[_Pending], vectors, report: IngestReport) -> None:
         """Document by document: new chunks first, stale ones last; then the version changes for readers."""
         for item in pending:
-            n = len(item.chunks)
             if item.new:
                 self.store.upsert([c.id for c in item.new], [next(vectors) for _ in item.new],
-                                  [c.text for c in item.new], [c.metadata(n) for c in item.new])
+                                  [c.text for c in item.new], [item.metadata(c) for c in item.new])
             new_ids = {c.id for c in item.new}
             kept = [c for c in item.chunks if c.id not in new_ids]
             if kept:
-                self.store.update_metadata([c.id for c in kept], [c.metadata(n) for c in kept])
+                self.store.update_metadata([c.id for c in kept], [item.metadata(c) for c in kept])
             if item.stale:
                 self.store.delete(ids=item.stale)
             report.added += len(item.new)
@@ -146,16 +154,20 @@ class Ingestor:
             self.store.bump_version()
 
     def _prune(self, report: IngestReport) -> None:
-        gone = [source for source in self.store.sources() if not os.path.exists(source)]
-        for source in gone:
-            report.deleted += len(self.store.chunks_of(source))
-            self.store.delete(where={"source": source})
-        if gone:
-            self.store.bump_version()
+        for source in sorted(self.store.sources()):
+            if not os.path.exists(source):
+                report.deleted += self.store.remove(source)
 
 
 def _pages(numbers: tuple[int, ...]) -> str:
     return ("page " if len(numbers) == 1 else "pages ") + ", ".join(map(str, numbers))
+
+
+def _format(path: Path, document: LoadedDocument) -> str:
+    """The format a document was read as (chosen by content): html, pdf, docx, or for plain text md or txt."""
+    if document.kind != "text":
+        return document.kind
+    return "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
 
 
 def _progress(total: int, enabled: bool):

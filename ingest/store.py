@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from assistant.errors import AssistantError, ModelMismatch, StoreUnreachable
 from assistant.settings import Settings
+from assistant.types import DocumentInfo
 
 _IDENTITY_KEYS = ("embedding_model", "embedding_backend", "embedding_dim")
 # Rows per read: one unpaged get of ~33 000 rows fails in embedded Chroma ("too many SQL variables").
@@ -182,6 +183,33 @@ class Store:
 
     def sources(self) -> set[str]:
         return {meta["source"] for meta in self._get_all(["metadatas"])["metadatas"]}
+
+    def has(self, source: str) -> bool:
+        return bool(self._call(self.collection.get, where={"source": source}, include=[], limit=1)["ids"])
+
+    def documents(self) -> list[DocumentInfo]:
+        """One record per document, sorted by source, from the metadata of each document's first chunk only."""
+        found: dict[str, dict] = {}
+        for meta in self._get_all(["metadatas"], where={"index": 0})["metadatas"]:
+            # While a changed document is being written, its old and new first chunks both exist: the newer wins.
+            kept = found.get(meta["source"])
+            if kept is None or str(meta.get("ingested_at", "")) > str(kept.get("ingested_at", "")):
+                found[meta["source"]] = meta
+        model = self.identity["embedding_model"]
+        return [DocumentInfo(source=source, title=meta.get("title", ""), format=meta.get("format"),
+                             pages=meta.get("pages"), chunks=meta.get("n_chunks"), characters=meta.get("characters"),
+                             content_hash=meta.get("doc_hash"), ingested_at=meta.get("ingested_at"),
+                             embedding_model=model)
+                for source, meta in sorted(found.items())]
+
+    def remove(self, source: str) -> int:
+        """Delete every chunk of one document in one write (readers see all of it or none), then bump the version
+        so every process's lexical index forgets it; returns the number of chunks removed."""
+        removed = len(self._get_all([], where={"source": source})["ids"])
+        if removed:
+            self._call(self.collection.delete, where={"source": source})
+            self.bump_version()
+        return removed
 
     def everything(self) -> dict:
         """ids, documents and metadatas of every complete document (for the lexical index).

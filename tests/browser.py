@@ -164,6 +164,70 @@ class ChatPage:
         time.sleep(0.3)
 
 
+class DocumentsPanel:
+    """The page's documents panel: the listing, the selection, scoping, removal and the conversation export."""
+
+    def __init__(self, page: ChatPage):
+        self.page = page
+        self.driver = page.driver
+
+    def names(self) -> list[str]:
+        return self.page.js("return [...document.querySelectorAll('#doc-table .doc-name')].map(e => e.innerText)")
+
+    def scope(self) -> str:
+        """The scope notice above the chat box; empty while questions draw on every document."""
+        return self.page.js("const e = document.querySelector('#scope-text'); "
+                            "return e && e.offsetParent !== null ? e.innerText : ''")
+
+    def wait_listed(self, expected: set[str], timeout: float = 30) -> list[str]:
+        """Waits until the listing shows exactly these names."""
+        self.page.wait(lambda d: set(self.names()) == expected, timeout,
+                       f"the documents panel did not come to list {sorted(expected)}")
+        return self.names()
+
+    def select(self, *names: str) -> None:
+        for name in names:  # by script: the panel re-renders its boxes, so a held element can go stale
+            self.page.wait(lambda d: self.page.js(
+                "const l = [...document.querySelectorAll('#doc-pick label')].find(l => l.innerText.trim() === "
+                "arguments[0]); if (!l) return false; l.click(); return true;", name), 20, f"no checkbox for {name}")
+        time.sleep(0.5)  # Gradio sends the selection with its input event
+
+    def _click(self, elem_id: str) -> None:
+        self.page.wait(lambda d: self.page.js("const b = document.getElementById(arguments[0]); "
+                                              "if (!b || b.disabled) return false; b.click(); return true;", elem_id),
+                       20, f"#{elem_id} is not there to click")
+
+    def scope_to_selected(self) -> str:
+        """Scopes the next questions to the selection; returns the notice shown above the chat box."""
+        self._click("doc-scope")
+        self.page.wait(lambda d: "Answering only from" in self.scope(), 20, "no scope notice above the chat box")
+        return self.scope()
+
+    def unscope(self) -> None:
+        self._click("unscope")
+        self.page.wait(lambda d: not self.scope(), 20, "the scope notice stayed")
+
+    def remove_selected(self) -> str:
+        """Asks to remove the selection, reads the confirmation, confirms; returns the confirmation's text."""
+        self._click("doc-remove")
+        self.page.wait(lambda d: d.find_elements("css selector", "#doc-remove-yes")
+                       and d.find_element("css selector", "#doc-remove-yes").is_displayed(), 20, "no confirmation")
+        question = self.driver.find_element("css selector", "#doc-confirm").text
+        self._click("doc-remove-yes")
+        self.page.wait(lambda d: "Removed" in d.find_element("css selector", "#doc-status").text, 60,
+                       "the removal did not finish")
+        return question
+
+    def download(self, elem_id: str, folder: Path, name: str, timeout: float = 30) -> Path:
+        """Clicks a download button and returns the file once the browser has saved it into folder."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+        self._click(elem_id)
+        target = folder / name
+        self.page.wait(lambda d: target.exists() and target.stat().st_size > 0, timeout, f"{name} was not downloaded")
+        return target
+
+
 def line_of(path: Path, text: str) -> int:
     """The 1-based line of the first line containing text."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from assistant import ui
 from assistant.errors import AssistantError
 from assistant.types import Answer, Citation, Passage
-from browser import ChatPage, ChatServer, chrome, line_of
+from browser import ChatPage, ChatServer, DocumentsPanel, chrome, line_of
 from conftest import ROOT, SAMPLE
 
 WITKOFF_LINE = line_of(SAMPLE, "Steve Witkoff")
@@ -303,6 +304,56 @@ def test_browser_renders_hostile_documents_and_questions_inert(page, tmp_path):
         assert markup in sources, f"{markup!r} is not shown as text in the sources panel"
     files = {c.find_element("css selector", ".src-file").text for c in page.latest_sources()}
     assert files & {"glimmerwick.txt", "glimmerwick-notes.md"}, files
+
+
+@pytest.mark.slow
+def test_browser_documents_panel_lists_removes_scopes_and_exports(page, tmp_path):
+    page.set_collection("library-docs")  # its own collection: the listing holds only what this test uploads
+    docs = DocumentsPanel(page)
+    docs.wait_listed(set())
+    files = {"lighthouse-log.txt": "Brannoch harbour records.\nThe keeper of the Brannoch light in 1902 was Ewan "
+                                   "Tolley.\nHe lit the lamp with paraffin every evening.\n",
+             "canal-notes.md": f"# Canal notes {EVIL}\n\nThe keeper of the Dunmore lock in 1902 was Isobel Reany.\n"
+                               "The canal froze over in the winter of 1903.\n",
+             "mill-ledger.txt": "Quenby mill ledger.\nThe keeper of the Quenby mill in 1902 was Hamish Oakes.\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert "3 added" in page.upload(*(tmp_path / name for name in files))
+    docs.wait_listed(set(files))
+    row = page.js("return [...document.querySelectorAll('#doc-table tbody tr')].map(r => r.innerText)")
+    canal = next(r for r in row if "canal-notes.md" in r)
+    assert "md" in canal and "1" in canal.split("\t")[4] and "<img" in canal  # the hostile title, as text
+    no_live_markup(page)
+
+    docs.select("lighthouse-log.txt")
+    assert "lighthouse-log.txt" in docs.remove_selected()
+    assert set(docs.wait_listed({"canal-notes.md", "mill-ledger.txt"})) == {"canal-notes.md", "mill-ledger.txt"}
+
+    docs.select("canal-notes.md")
+    notice = docs.scope_to_selected()
+    assert "canal-notes.md" in notice and "mill-ledger.txt" not in notice
+    bubble = page.ask("Who was the keeper in 1902?")
+    assert "Isobel Reany" in bubble.text and "Tolley" not in bubble.text and "Oakes" not in bubble.text
+    assert {c.find_element("css selector", ".src-file").text for c in page.latest_sources()} == {"canal-notes.md"}
+    follow = page.ask("When did the canal freeze over?")
+    assert "1903" in follow.text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.driver.set_window_size(1400, page.js("return document.documentElement.scrollHeight") + 140)
+    page.driver.save_screenshot(str(ARTIFACTS / "documents.png"))  # the whole page: scope, chat and panel
+
+    markdown = docs.download("export-md", tmp_path / "downloads", "conversation.md").read_text(encoding="utf-8")
+    exported = json.loads(docs.download("export-json", tmp_path / "downloads", "conversation.json").read_text())
+    assert [t["question"] for t in exported["turns"]] == ["Who was the keeper in 1902?",
+                                                          "When did the canal freeze over?"]
+    for turn in exported["turns"]:
+        assert turn["citations"] and f"### {turn['question']}" in markdown
+        for c in turn["citations"]:
+            assert c["source"].endswith("canal-notes.md") and c["quote"] in files["canal-notes.md"]
+            assert f"   > {c['quote']}" in markdown and f"`, line {c['line_start']}" in markdown
+    assert "Isobel Reany" in markdown and "(verified)" in markdown and "lighthouse-log.txt" not in markdown
+
+    docs.unscope()
+    assert "Oakes" in page.ask("Who kept the Quenby mill in 1902?").text
 
 
 @pytest.mark.slow
