@@ -13,7 +13,7 @@ from assistant.errors import AssistantError
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
-MODEL_FILE = Path(__file__).parent / "data" / "judge.json"
+MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
                    "new_content", "names_found", "key_term_missing", "unknown_terms")
 _UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=256, ge=16)
-    # None: the thresholds calibrated on dev data by `python -m evals.calibrate` (assistant/data/judge.json).
+    # None: the thresholds calibrated on dev data by `python -m evals.calibrate` (assistant/models/judge.json).
     refuse_threshold: float | None = Field(default=None, ge=0, le=1, description="Refuse when no sentence's answer probability reaches this.")
     support_threshold: float | None = Field(default=None, ge=0, le=1, description="A cited sentence whose support probability is below this is flagged unsupported.")
     drop_unsupported: bool = False

@@ -1,4 +1,4 @@
-"""Fit the answer judge and the claim verifier on dev data only; write their coefficients to assistant/data/judge.json.
+"""Fit the answer judge and the claim verifier on dev data only; write their coefficients to assistant/models/judge.json.
 
 python -m evals.calibrate [--max-refused 0.04] [--max-rejected 0.05] [--dry-run]
 
