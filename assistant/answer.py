@@ -7,12 +7,11 @@ import numpy as np
 
 from assistant.answerability import addresses_assistant, is_heading, open_quote
 from assistant.judge import ANSWER_FEATURES, AnswerJudge, Sentence, sentences_of
-from assistant.types import Passage
+from assistant.types import CITATION_MARKER, Passage, marker_numbers, strip_markers
 from ingest.chunking import sentence_spans
 
 REFUSAL = "I could not find this in the documents."
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_TRAILING_MARKERS = re.compile(r"([.!?]+[\"'”’)]*)((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
+_TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
 
@@ -87,9 +86,9 @@ def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:
     claims = []
     for start, end in sentence_spans(text):
         sentence = text[start:end]
-        numbers = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"\s*,\s*", group)]
+        numbers = marker_numbers(sentence)
         cites = tuple(dict.fromkeys(n - 1 for n in numbers if 1 <= n <= n_passages))
-        clean = _MARKER.sub("", sentence).strip()
+        clean = strip_markers(sentence).strip()
         if re.search(r"\w", clean):
             claims.append(Claim(clean, cites))
     return tuple(claims)

@@ -18,7 +18,7 @@ from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownD
 from assistant.judge import AnswerJudge, load_models
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings
-from assistant.types import Answer, DocumentInfo, Passage
+from assistant.types import Answer, DocumentInfo, Passage, strip_markers
 from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
@@ -250,7 +250,7 @@ def _last_answer(turn: Turn) -> str:
     question may be answered with it again."""
     if not turn.history or not condense.is_follow_up(turn.question):
         return ""
-    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", turn.history[-1][1])
+    return strip_markers(turn.history[-1][1])
 
 
 def fence(passages: list[Passage]) -> str:

@@ -4,6 +4,7 @@ import re
 
 from assistant.answer import REFUSAL
 from assistant.answerability import names
+from assistant.types import strip_markers
 
 _FOLLOW_UP = re.compile(
     r"\b(he|she|it|they|him|her|them|his|hers|its|their|this|that|these|those|there|then|the same)\b"
@@ -34,7 +35,7 @@ def rewrite(question: str, history: list[tuple[str, str]]) -> str:
     if not history or not is_follow_up(question):
         return question
     last_question, last_answer = history[-1]
-    last_answer = "" if REFUSAL in last_answer else re.sub(r"\s*\[\d+\]", "", last_answer).strip()
+    last_answer = "" if REFUSAL in last_answer else strip_markers(last_answer).strip()
     if _WHAT_ABOUT.match(question) or not last_answer:
         return f"{question} ({last_question})"
     if not _PERSON.search(question):

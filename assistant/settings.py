@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MB = 1024 * 1024
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_LLM = "llamacpp:SmolLM2-135M-Instruct"
 DEFAULT_MODEL_CACHE = Path.home() / ".cache" / "assistant"

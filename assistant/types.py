@@ -1,11 +1,25 @@
 """The typed objects at the seams: what retrieval returns and what every front end receives."""
 
 import json
+import re
 from bisect import bisect_right
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+
+# The one citation-marker syntax: "[1]" or "[1, 2]" (numbers of `Citation.number`), with the space before it.
+CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def marker_numbers(text: str) -> list[int]:
+    """Every number cited in text, in order: "a [1] b [2, 3]" -> [1, 2, 3]."""
+    return [int(n) for group in CITATION_MARKER.findall(text) for n in group.split(",")]
+
+
+def strip_markers(text: str) -> str:
+    return CITATION_MARKER.sub("", text)
 
 
 class _Frozen(BaseModel):

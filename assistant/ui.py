@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 import gradio as gr
 
 from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import Settings
-from assistant.types import Answer, Citation, Conversation, DocumentPage, Passage, where
+from assistant.settings import MB, Settings
+from assistant.types import CITATION_MARKER, Answer, Citation, Conversation, DocumentPage, Passage, where
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ MAX_NAME_BYTES = 120
 _UNSAFE_NAME = re.compile("[\x00-\x1f\x7f/\\\\:*?\"<>|\ud800-\udfff]+")
 # Control characters and lone surrogates (JSON can carry them; UTF-8, the tokenizer and the page cannot).
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-MB = 1024 * 1024
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 CSS = """
 #sources { max-height: 640px; overflow-y: auto; }
@@ -105,14 +103,17 @@ def render_answer(answer: Answer, turn: int) -> str:
     cited = {c.number: c for c in answer.citations}
 
     def link(match: re.Match) -> str:
-        c = cited.get(int(match.group(1)))
-        if c is None:
-            return match.group(0)
-        state = "verified" if c.supported else "flagged"
-        return (f'<a class="cite {state}" href="#{source_id(turn, c.number)}" '
-                f'title="{esc(file_name(c.source))}, {esc(where(c))} ({state})">[{c.number}]</a>')
+        marker, links = match.group(0), []
+        for number in match.group(1).split(","):
+            c = cited.get(int(number))
+            if c is None:
+                return marker
+            state = "verified" if c.supported else "flagged"
+            links.append(f'<a class="cite {state}" href="#{source_id(turn, c.number)}" '
+                         f'title="{esc(file_name(c.source))}, {esc(where(c))} ({state})">[{c.number}]</a>')
+        return marker[:marker.index("[")] + " ".join(links)  # the space before the marker stays
 
-    body = _MARKER.sub(link, render_text(answer.text))
+    body = CITATION_MARKER.sub(link, render_text(answer.text))
     flagged = [c.number for c in answer.citations if not c.supported]
     if flagged:
         body += (f'<br><span class="chat-note">⚠ Not verified: the passage{"s" if len(flagged) > 1 else ""} cited as '
@@ -692,7 +693,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=quiet,
                css=CSS, theme=theme(), ssr_mode=False, show_error=False,
-               max_file_size=int(settings.max_file_mb * 1024 * 1024))
+               max_file_size=int(settings.max_file_mb * MB))
     shown = host if is_loopback(host) or host not in ("0.0.0.0", "::") else "127.0.0.1"
     shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
     print(f"Chat running on http://{shown}:{app.server_port}/", flush=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.settings import MB
+
 # Questions about Python's language reference (the topics `pydoc_data.topics` ships), one per line.
 PYDOC_QUESTIONS = """\
 What does the with statement do?
@@ -202,7 +204,7 @@ def write_large_corpus(folder: Path, megabytes: float, file_mb: float = 1.0, see
     folder.mkdir(parents=True, exist_ok=True)
     paragraphs = [p.strip() for text in pydoc_data.topics.topics.values() for p in re.split(r"\n\s*\n", text) if p.strip()]
     rng = random.Random(seed)
-    target, per_file = int(megabytes * 1024 * 1024), int(file_mb * 1024 * 1024)
+    target, per_file = int(megabytes * MB), int(file_mb * MB)
     paths, written, number = [], 0, 0
     while written < target:
         size = min(per_file, target - written)

@@ -22,7 +22,8 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-MB = 1024 * 1024
+from assistant.settings import MB
+
 QUESTIONS = [
     "Who did Trump send to Moscow?",
     "What is the Zaporizhzhia plant?",

@@ -14,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
+from assistant.settings import MB
 from evals.bench_corpus import synthetic_batches, variants
 
-MB = 1024 * 1024
 ENCODERS = ("int8", "fp32", "onnx", "onnx-int8")  # every backend's raw encode is measured
 NAIVE_CHUNK_CHARS, NAIVE_OVERLAP_CHARS = 800, 100  # the recipe's usual splitter settings (as measured in the notes)
 Say = Callable[[str], None]

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-MB = 1024 * 1024
+from assistant.settings import MB
 
 
 def assistant_command() -> list[str]:

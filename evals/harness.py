@@ -1,6 +1,5 @@
 """Run a question set through the assistant on a throwaway collection and score every answer."""
 
-import re
 import tempfile
 import time
 from dataclasses import asdict
@@ -10,7 +9,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from assistant.settings import Settings
-from assistant.types import Answer
+from assistant.types import Answer, strip_markers
 from evals import metrics
 from evals.dataset import Dataset, Item, load_dataset
 
@@ -63,7 +62,7 @@ def metric_names(k: int, judged: bool = False) -> list[str]:
 
 def answer_text(answer: Answer) -> str:
     """What is scored against the references: the answer without its [n] markers; nothing when refused."""
-    return "" if answer.refused else re.sub(r"\s*\[\d+\]", "", answer.text)
+    return "" if answer.refused else strip_markers(answer.text)
 
 
 def score_item(item: Item, answer: Answer, k: int) -> dict[str, float | None]:

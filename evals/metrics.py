@@ -7,11 +7,10 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from assistant.types import Citation, Passage
+from assistant.types import Citation, Passage, marker_numbers, strip_markers
 from evals.dataset import Evidence
 from ingest.chunking import sentence_spans
 
-MARKER = re.compile(r"\[(\d+)\]")
 WORD = re.compile(r"\w")
 
 
@@ -170,10 +169,10 @@ def faithfulness(text: str, citations: list[Citation]) -> float | None:
     """Share of answer sentences that cite something and whose citations all support them; None for an empty text."""
     supported = {c.number for c in citations if c.supported}
     # Split as the assistant splits answers into claims, so both count the same sentences.
-    sentences = [text[start:end] for start, end in sentence_spans(text) if MARKER.sub("", text[start:end]).strip()]
+    sentences = [text[start:end] for start, end in sentence_spans(text) if strip_markers(text[start:end]).strip()]
     if not sentences:
         return None
-    cited = [{int(n) for n in MARKER.findall(s)} for s in sentences]
+    cited = [set(marker_numbers(s)) for s in sentences]
     return sum(bool(numbers) and numbers <= supported for numbers in cited) / len(sentences)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import LoadError, UnsupportedFile
+from assistant.settings import MB
 from assistant.types import Kind, Marks
 from ingest.reflow import Mapped, join_pages, reflow, tidy
 
@@ -25,10 +26,9 @@ SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".doc
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 MAX_PDF_PAGES = 2000
-MAX_DOCX_UNZIPPED = 200 * 1024 * 1024
+MAX_DOCX_UNZIPPED = 200 * MB
 MAX_HTML_TAGS = 1_000_000  # each parsed tag costs ~1 KB of memory
 MAX_PDF_SECONDS = 300.0  # text extraction of one PDF, checked between pages (pypdf bounds each page's work)
-MB = 1024 * 1024
 
 _SNIFF = 8192
 # cp1252 decodes almost any byte, so "cleanly" also means no control characters a text file would not have.

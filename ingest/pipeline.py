@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from assistant.errors import LoadError, UnsupportedFile
-from assistant.settings import Settings
+from assistant.settings import MB, Settings
 from ingest.chunking import Chunk, Chunker, document_hash
 from ingest.embedding import Embedder, get_embedder
 from ingest.loaders import LoadedDocument, iter_files, load_document
@@ -105,7 +105,7 @@ class Ingestor:
         self._wait_written()
 
     def _prepare(self, path: Path, report: IngestReport) -> _Pending | None:
-        document = load_document(path, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
+        document = load_document(path, max_bytes=int(self.settings.max_file_mb * MB))
         stored = self.store.chunks_of(document.source)
         hashed = document_hash(document)
         if document.empty_pages:  # said at every ingest, changed or not
