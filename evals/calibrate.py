@@ -21,12 +21,12 @@ from assistant.condense import judged_question
 from assistant.judge import ANSWER_FEATURES, MODEL_FILE, Logistic, Models, load_models
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
-from evals.claims import DEV_SQUAD, EXTERNAL, claim_sets, passage_of, verifier_for
+from evals.claims import DEV_SQUAD, TEST_SQUAD, claim_sets, passage_of, verifier_for
 from evals.dataset import BUNDLED, Item, load_dataset
 from ingest import ingest_paths
 
 MULTIDOC = BUNDLED / "multidoc.jsonl"
-REPORTING = EXTERNAL / "squad2-cs224n-dev"
+REPORTING = TEST_SQUAD.parent
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from assistant.answerability import NUMBER_WORDS, is_heading, names
 from assistant.settings import Settings
@@ -24,9 +24,8 @@ from ingest.chunking import sentence_spans
 from evals import dataset
 
 # The shared data beside the checkout; a git worktree one level deeper finds it one level further up.
-EXTERNAL = dataset.EXTERNAL if dataset.EXTERNAL.is_dir() else dataset.EXTERNAL.parent.parent.parent / "shared" / "external-eval"
-DEV_SQUAD = EXTERNAL / dataset.CALIBRATION_SET / "dev-v2.0.json"
-TEST_SQUAD = EXTERNAL / dataset.REPORTING_SET / "dev-v2.0.json"
+DEV_SQUAD = dataset.EXTERNAL / dataset.CALIBRATION_SET / "dev-v2.0.json"
+TEST_SQUAD = dataset.EXTERNAL / dataset.REPORTING_SET / "dev-v2.0.json"
 CALIBRATION_ARTICLES = frozenset({"Normans", "Rhine"})  # squad2-dev-subset's articles: never in a test split
 HAND_WRITTEN = Path(__file__).parent / "datasets" / "multidoc-claims.jsonl"
 DOCUMENTS = Path(__file__).parent / "datasets" / "multidoc"
@@ -224,16 +223,7 @@ def hand_written_claims(split: str, path: Path = HAND_WRITTEN, documents: Path =
     """The hand-written claims of one split, with the extracted text of each document they are about."""
     from ingest.loaders import load_document
 
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = ClaimItem.model_validate_json(line)
-        except ValidationError as error:
-            raise ValueError(f"{path}:{number}: {error.errors()[0]['loc']} {error.errors()[0]['msg']}") from None
-        if item.split == split:
-            items.append(item)
+    items = [item for _, item in dataset.read_jsonl(path, ClaimItem) if item.split == split]
     texts = {source: load_document(documents / source).text for source in sorted({i.source for i in items})}
     return ClaimSet(path.stem, items, texts)
 

@@ -5,7 +5,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -18,6 +18,7 @@ REPORTING_SET, CALIBRATION_SET = "squad2-cs224n-dev", "squad2-dev-subset"
 OUT_OF_COLLECTION = "out-of-collection"
 Split = Literal["dev", "test"]
 
+M = TypeVar("M", bound=BaseModel)
 
 class Evidence(BaseModel):
     """Where the answer is: a document (by file name) and the exact quote, with its line, page and char offset when known."""
@@ -89,15 +90,22 @@ def load_dataset(source: str | Path = "peace-talks", format: str | None = None, 
     return _load_jsonl(path, corpus, split)
 
 
-def _load_jsonl(path: Path, corpus: Path, split: Split | None) -> Dataset:
-    items = []
+def read_jsonl(path: Path, model: type[M]) -> list[tuple[int, M]]:
+    """(line number, record) for each non-blank line; a bad line is one ValueError naming the file, line and field."""
+    records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            item = Item.model_validate_json(line)
+            records.append((number, model.model_validate_json(line)))
         except ValidationError as error:
             raise ValueError(f"{path}:{number}: {error.errors()[0]['loc']} {error.errors()[0]['msg']}") from None
+    return records
+
+
+def _load_jsonl(path: Path, corpus: Path, split: Split | None) -> Dataset:
+    items = []
+    for number, item in read_jsonl(path, Item):
         items.append(item.model_copy(update={
             "evidence": [_locate(ev, corpus, f"{path}:{number}") for ev in item.evidence],
             "category": item.category or ("answerable" if item.answerable else "unanswerable"),
