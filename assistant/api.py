@@ -1,9 +1,12 @@
 """The Python API: `Assistant().ask(question)` runs condense -> retrieve -> answer -> verify (an LCEL chain)."""
 
+import contextvars
 import hashlib
+import queue
 import re
+import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +44,8 @@ class Turn:
     draft: Draft | None = None
     answer: Answer | None = None
     timings: dict = field(default_factory=dict)
+    # Where the answer stage sends its text as it is written (stream/astream); ask never looks.
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @lru_cache(maxsize=1)
@@ -138,7 +143,12 @@ class Assistant:
         draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
                                           _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
-            draft = self._llm_draft(turn, "".join(self._llm_stream(turn)))
+            pieces = []
+            for delta in self._llm_stream(turn):
+                pieces.append(delta)
+                if turn.on_text:
+                    turn.on_text(delta)
+            draft = self._llm_draft(turn, "".join(pieces))
         return replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
 
     def _llm_stream(self, turn: Turn) -> Iterator[str]:
@@ -199,21 +209,25 @@ class Assistant:
     def stream(self, question: str, history: History | None = None, source: str | None = None,
                sources: Sources = None) -> Iterator[str | Answer]:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
-        turn = self._retrieve(self._condense(self._turn(question, history, source, sources)))
-        started = time.perf_counter()
-        draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
-                                          _last_answer(turn))
-        if draft.claims and self.settings.mode == "llm":
-            pieces = []
-            for delta in self._llm_stream(turn):
-                pieces.append(delta)
-                yield delta
-            draft = self._llm_draft(turn, "".join(pieces))
-        turn = replace(turn, draft=draft, timings={**turn.timings, "answer": time.perf_counter() - started})
-        answer = self._verify(turn).answer
-        if self.settings.mode != "llm":
-            yield answer.text
-        yield answer
+        # The same chain as ask, run in a worker thread; the answer stage hands its deltas over through a queue.
+        done = object()
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        turn = replace(self._turn(question, history, source, sources), on_text=items.put)
+
+        def run() -> None:
+            try:
+                items.put(self.chain.invoke(turn).answer)
+            except BaseException as exc:  # handed to the caller, which raises it
+                items.put(exc)
+            items.put(done)
+
+        threading.Thread(target=contextvars.copy_context().run, args=(run,), name="ask", daemon=True).start()
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Answer) and self.settings.mode != "llm":
+                yield item.text  # an extractive answer is written all at once
+            yield item
 
     async def astream(self, question: str, history: History | None = None, source: str | None = None,
                       sources: Sources = None) -> AsyncIterator[str | Answer]:
@@ -225,7 +239,6 @@ class Assistant:
             if item is None:
                 return
             yield item
-
 
     # -- the collection -------------------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
