@@ -219,7 +219,7 @@ def chat(
 
 
 # `assistant bench`: evals/bench.py imports nothing heavy until it runs, so registering it here keeps start-up quick.
-from evals.bench import bench_command  # noqa: E402
+from evals.bench.run import bench_command  # noqa: E402
 
 app.command("bench")(bench_command)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evals import bench
-from evals.bench_corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
+from evals.bench import run as bench
+from evals.bench.corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
 
 RATIO_FIELDS = ["ingest_vs_raw_same_backend", "ingest_vs_raw_fp32", "ingest_vs_naive", "raw_int8_vs_raw_fp32",
                 "naive_vs_raw_fp32", "reingest_speedup", "retrieval_p50_growth", "answer_p50_growth", "api_4_vs_1",

@@ -793,7 +793,7 @@ def test_chat_page_reports_a_stopped_store_and_recovers(chat, chroma):
 
 @pytest.mark.slow
 def test_load_smoke_on_the_gradio_endpoint_and_the_api(chat):
-    from evals.bench_load import run_load_bench
+    from evals.bench.load import run_load_bench
 
     results = run_load_bench(chat.settings, url=chat.url, pid=chat.process.pid, clients=8, seconds=3,
                              max_requests=200, log=lambda line: None)

@@ -1,4 +1,4 @@
-"""How long the document listing takes on a large collection: `python -m evals.bench_listing [DOCS] [CHUNKS]`.
+"""How long the document listing takes on a large collection: `python -m evals.bench.listing [DOCS] [CHUNKS]`.
 
 Writes DOCS documents of CHUNKS chunks each (random vectors: the listing reads metadata only) into a fresh embedded
 store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's listing call."""

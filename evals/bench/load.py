@@ -4,8 +4,8 @@ Bounded in time and in requests, on 127.0.0.1 only. For each target it reports r
 few messages), answers per second, latency p50/p95/max and the serving process's resident memory after a warm-up
 round, at the end and at its peak, so growth under load can be held to a stated bound.
 
-    python -m evals.bench_load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
-    python -m evals.bench_load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
+    python -m evals.bench.load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
+    python -m evals.bench.load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
 
 `run_load_bench()` is what the benchmark calls; `load()` drives any `ask(client, question)` function. Nothing heavy is
 imported until a run starts."""
@@ -204,7 +204,7 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
                 log(f"load: {clients} gradio clients on {url.rstrip('/')}/ask for {seconds:g} s")
                 results["gradio"] = load_gradio(url, pid, clients, seconds, max_requests)
             else:
-                from evals.bench_proc import chat_server
+                from evals.bench.proc import chat_server
 
                 with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, page, _):
                     log(f"load: {clients} gradio clients on {page.rstrip('/')}/ask for {seconds:g} s")

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.settings import MB
-from evals.bench_corpus import synthetic_batches, variants
+from evals.bench.corpus import synthetic_batches, variants
 
 ENCODERS = ("int8", "fp32", "onnx", "onnx-int8")  # every backend's raw encode is measured
 NAIVE_CHUNK_CHARS, NAIVE_OVERLAP_CHARS = 800, 100  # the recipe's usual splitter settings (as measured in the notes)
@@ -230,7 +230,7 @@ def measure_cli_reingest(data_dir: Path, collection: str, backend: str, corpus: 
     floor (a bare process that loads the model and embeds one query), which it must stay well under."""
     import subprocess
 
-    from evals.bench_proc import assistant_command, child_env, time_floor
+    from evals.bench.proc import assistant_command, child_env, time_floor
 
     command = [*assistant_command(), "ingest", str(corpus), "--data-dir", str(data_dir), "--collection", collection]
     seconds, floors = [], []
@@ -356,7 +356,7 @@ def measure_scales(settings, scales: list[int], questions: list[str], say: Say, 
 # -- 4 and 5: cold start, the chat process, throughput under concurrency -------------------------------------------
 def measure_cold_start(settings, question: str, reps: int, say: Say, label: str = "") -> dict:
     """Cold `assistant ask` runs interleaved with the floor (see `time_floor`); ratios are per pair, then the median."""
-    from evals.bench_proc import time_cli_ask, time_floor, time_import
+    from evals.bench.proc import time_cli_ask, time_floor, time_import
 
     runs, floors = [], []
     for rep in range(reps):
@@ -445,7 +445,7 @@ def measure_api_concurrency(settings, questions: list[str], levels: list[int], r
 
 def measure_chat(settings, questions: list[str], levels: list[int], reps: int, per_run: int, say: Say) -> dict:
     """`assistant chat`: start-up, one answer via gradio_client, peak RSS after it, then answers/s at each level."""
-    from evals.bench_proc import chat_server, peak_rss
+    from evals.bench.proc import chat_server, peak_rss
 
     import psutil
 
@@ -479,7 +479,7 @@ def measure_chat(settings, questions: list[str], levels: list[int], reps: int, p
 
 def measure_api_process_rss(settings, question: str) -> dict:
     """Peak RSS of a fresh process answering one question through the Python API (stand-in for the chat page)."""
-    from evals.bench_proc import run_child
+    from evals.bench.proc import run_child
 
     lines, sampler = run_child(["answer", str(settings.data_dir), settings.collection, question],
                                settings.embedding_backend, 0.02)
@@ -549,8 +549,8 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
 # -- 7: memory while ingesting a large corpus ------------------------------------------------------------------------
 def measure_memory(work: Path, megabytes: float, stub: bool, backend: str, say: Say) -> dict:
     """Peak RSS of a fresh process ingesting a generated corpus, and how RSS moves over the ingest (flat or growing)."""
-    from evals.bench_corpus import write_large_corpus
-    from evals.bench_proc import run_child
+    from evals.bench.corpus import write_large_corpus
+    from evals.bench.proc import run_child
 
     corpus = work / "large-corpus"
     files = write_large_corpus(corpus, megabytes)

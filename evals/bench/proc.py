@@ -1,6 +1,6 @@
 """The benchmark's other processes: cold `assistant ask`, a live `assistant chat`, and the memory-bounded ingest.
 
-`python -m evals.bench_proc memory|answer ...` is the child side of the memory and Python-API measurements."""
+`python -m evals.bench.proc memory|answer ...` is the child side of the memory and Python-API measurements."""
 
 import os
 import subprocess
@@ -104,7 +104,7 @@ def time_floor() -> float:
     the floor under any torch start, against which cold starts are measured."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", FLOOR], check=True, env=child_env("int8"), stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parent.parent))
+                   stderr=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parents[2]))
     return time.perf_counter() - started
 
 
@@ -159,10 +159,10 @@ def _wait_for_url(process: subprocess.Popen, timeout: float) -> str:
 
 
 def run_child(args: list[str], backend: str, interval: float = 0.05, timeout: float = 7200) -> tuple[list[str], RssSampler]:
-    """Run `python -m evals.bench_proc ARGS`, sampling its RSS; returns its stdout lines and the sampler."""
-    process = subprocess.Popen([sys.executable, "-m", "evals.bench_proc", *args], stdout=subprocess.PIPE,
+    """Run `python -m evals.bench.proc ARGS`, sampling its RSS; returns its stdout lines and the sampler."""
+    process = subprocess.Popen([sys.executable, "-m", "evals.bench.proc", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=child_env(backend),
-                               cwd=str(Path(__file__).resolve().parent.parent))
+                               cwd=str(Path(__file__).resolve().parents[2]))
     with RssSampler(process.pid, interval) as sampler:
         out, err = process.communicate(timeout=timeout)
     if process.returncode != 0:

@@ -14,10 +14,12 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+from evals.dataset import EXTERNAL
+
 DEFAULT_SCALES = (1000, 10000, 100000)
 DEFAULT_MEMORY_MB = 0.0  # the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
 LEVELS = [1, 4, 8]
-SQUAD_SUBSET = Path(__file__).resolve().parent.parent.parent / "shared" / "external-eval" / "squad2-dev-subset" / "dev-v2.0.json"
+SQUAD_SUBSET = EXTERNAL / "squad2-dev-subset" / "dev-v2.0.json"
 
 # name: (description, target text, test on the value); the targets of issue 16.
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool]]] = {
@@ -72,8 +74,8 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     `quick` is the smallest run that still produces every ratio: a ~24 KB corpus, one repetition, small scales, ten
     questions, no child processes and no SQuAD parity."""
     from assistant.settings import Settings
-    from evals import bench_measure as measure
-    from evals.bench_corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
+    from evals.bench import measure
+    from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.dataset import load_dataset
 
     started = time.perf_counter()
@@ -457,6 +459,3 @@ def bench_command(
     typer.echo(table(results))
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
-
-if __name__ == "__main__":
-    typer.run(bench_command)
