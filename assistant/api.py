@@ -18,6 +18,7 @@ import prompts
 from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
+from assistant.history import History
 from assistant.judge import AnswerJudge, load_models
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings
@@ -26,7 +27,6 @@ from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
 
-History = list[tuple[str, str]]
 Sources = Collection[str] | None
 # Control characters, and lone surrogates (valid in a Python str or JSON, not in UTF-8: the tokenizer raises).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")

@@ -7,9 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from assistant.console import fail, settings_from
 from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import Settings
+from assistant.settings import is_loopback
 from assistant.types import DocumentInfo
+from evals.bench.run import bench_command
 from evals.cli import eval_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -22,28 +24,6 @@ K = Annotated[Optional[int], typer.Option("--k", help="Passages to retrieve.")]
 Mode = Annotated[Optional[str], typer.Option("--mode", help="extractive or llm.")]
 Llm = Annotated[Optional[str], typer.Option("--llm", help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")]
 LlmUrl = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
-
-
-def settings_from(**flags) -> Settings:
-    """Defaults < ASSISTANT_* env vars < these flags; a bad value is one line naming the field."""
-    try:
-        return Settings().with_overrides(**flags)
-    except Exception as exc:  # pydantic's ValidationError, or a malformed env var
-        fail(_validation_line(exc))
-
-
-def _validation_line(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ())) or "settings"
-        return f"{field}: {first.get('msg')} (got {first.get('input')!r})"
-    return str(exc).splitlines()[0]
-
-
-def fail(message: str, code: int = 2):
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -195,7 +175,7 @@ def chat(
                                           help="Serve a non-loopback address without a password, on purpose.")] = False,
 ):
     """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty)."""
-    from assistant.ui import is_loopback, launch
+    from assistant.ui import launch
 
     settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
                              chroma_url=chroma_url, data_dir=data_dir)
@@ -218,10 +198,7 @@ def chat(
         fail(f"--host {host} --port {port}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 1)
 
 
-# `assistant bench`: evals/bench.py imports nothing heavy until it runs, so registering it here keeps start-up quick.
-from evals.bench.run import bench_command  # noqa: E402
-
-app.command("bench")(bench_command)
+app.command("bench")(bench_command)  # evals.bench.run imports nothing heavy until it runs: start-up stays quick
 
 
 if __name__ == "__main__":

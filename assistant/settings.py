@@ -1,10 +1,13 @@
 """One settings object: defaults < ASSISTANT_* environment variables < explicit arguments (CLI flags)."""
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import InvalidSetting
 
 MB = 1024 * 1024
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -66,3 +69,26 @@ class Settings(BaseSettings):
         """A copy with the given non-None fields replaced (how CLI flags land on top of env vars)."""
         given = {key: value for key, value in overrides.items() if value is not None}
         return self.model_validate({**self.model_dump(), **given}) if given else self
+
+
+def load_settings(base: Settings | None = None, **overrides) -> Settings:
+    """`base` (default: defaults < ASSISTANT_* variables) with the non-None `overrides` on top; a bad value, given
+    or from the environment, raises InvalidSetting naming the field."""
+    try:
+        return (base or Settings()).with_overrides(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError, or pydantic-settings' SettingsError for a malformed variable
+        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
+        if errors:
+            field = ".".join(str(part) for part in errors[0].get("loc", ())) or "settings"
+            raise InvalidSetting(f"{field}: {errors[0].get('msg')} (got {errors[0].get('input')!r})") from None
+        raise InvalidSetting(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address (or URL host) is this machine only: "localhost", 127.0.0.0/8 or ::1."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -22,6 +22,11 @@ def strip_markers(text: str) -> str:
     return CITATION_MARKER.sub("", text)
 
 
+def file_name(source: str) -> str:
+    """The last part of a document's path (either slash), as a person names the file."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -214,7 +219,7 @@ class DocumentInfo(_Frozen):
 
     @property
     def name(self) -> str:
-        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+        return file_name(self.source)
 
 
 class DocumentPage(_Frozen):

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-import ipaddress
-import json
-import logging
-import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -24,19 +19,16 @@ from typing import Callable, Iterator
 
 import gradio as gr
 
-from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import MB, Settings
-from assistant.types import CITATION_MARKER, Answer, Citation, Conversation, DocumentPage, Passage, where
+from assistant.errors import AssistantError, UnknownDocument, one_line
+from assistant.history import parse_history
+from assistant.settings import MB, Settings, is_loopback, load_settings
+from assistant.types import CITATION_MARKER, Answer, Citation, Conversation, DocumentPage, Passage, file_name, where
+from ingest.uploads import UploadReport, add_uploads
 
-log = logging.getLogger(__name__)
-
-SAMPLE_DIR = Path(__file__).resolve().parent / "data"
 EXAMPLES = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?", "What is the population of Kyiv?"]
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
 QUEUE_SIZE = 64
-MAX_NAME_BYTES = 120
-_UNSAFE_NAME = re.compile("[\x00-\x1f\x7f/\\\\:*?\"<>|\ud800-\udfff]+")
 # Control characters and lone surrogates (JSON can carry them; UTF-8, the tokenizer and the page cannot).
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -83,10 +75,6 @@ def esc(text: object) -> str:
     """Text as HTML text; bidi overrides and isolates are dropped, so a document cannot make the page show its
     words in another order than they are stored, quoted and cited in ("Trojan Source")."""
     return html.escape(_BIDI.sub("", str(text)), quote=True)
-
-
-def file_name(source: str) -> str:
-    return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def source_id(turn: int, number: int) -> str:
@@ -207,31 +195,15 @@ def _say(session: dict, role: str, content: str) -> None:
     session["messages"].append({"role": role, "content": content})
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, AssistantError):
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    log.error("unexpected error in the chat page", exc_info=exc)
-    return f"something went wrong ({type(exc).__name__}); the server log has the details"
-
-
 def _error_html(message: str) -> str:
     return f'<span class="chat-error">⚠ {esc(message)}</span>'
 
 
 def page_settings(base: Settings, mode: str | None = None, llm: str | None = None, k: float | None = None,
                   collection: str | None = None) -> Settings:
-    """The launch settings with the page's choices on top; a bad value is one AssistantError line."""
-    try:
-        return base.with_overrides(mode=mode or None, llm=(llm or "").strip() or None,
-                                   k=int(k) if k is not None else None, collection=(collection or "").strip() or None)
-    except AssistantError:
-        raise
-    except Exception as exc:  # pydantic's ValidationError
-        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
-        if errors:
-            field = ".".join(str(part) for part in errors[0].get("loc", ())) or "settings"
-            raise AssistantError(f"{field}: {errors[0].get('msg')} (got {errors[0].get('input')!r})") from None
-        raise AssistantError(str(exc).splitlines()[0]) from None
+    """The launch settings with the page's choices on top; a bad value raises InvalidSetting (one line)."""
+    return load_settings(base, mode=mode or None, llm=(llm or "").strip() or None,
+                         k=int(k) if k is not None else None, collection=(collection or "").strip() or None)
 
 
 def respond(base: Settings, question: str, session: dict | None, mode: str | None = None, llm: str | None = None,
@@ -262,7 +234,7 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
         if answer is None:
             raise AssistantError("no answer came back")
     except Exception as exc:  # shown in the chat as one line; the page keeps working
-        session["messages"][-1] = {"role": "assistant", "content": _error_html(_error_text(exc))}
+        session["messages"][-1] = {"role": "assistant", "content": _error_html(one_line(exc))}
         yield "", session["messages"], sources_panel(session), session
         return
     turn = len(session["sources"]) + 1
@@ -305,7 +277,7 @@ def list_documents(base: Settings, collection: str | None = None, sort: str = "n
     try:
         documents = Assistant(page_settings(base, collection=collection)).documents()
     except Exception as exc:  # shown, not raised
-        return _error_html(_error_text(exc)), DocumentPage.of([])
+        return _error_html(one_line(exc)), DocumentPage.of([])
     listing = DocumentPage.of(documents, sort, query or "", int(page or 1), DOCS_PER_PAGE)
     return render_documents(listing, page_collection(base, collection), scope or []), listing
 
@@ -329,7 +301,7 @@ def remove_documents(base: Settings, sources: list[str], collection: str | None 
             if upload.parent == settings.upload_dir.resolve():
                 upload.unlink(missing_ok=True)
     except Exception as exc:
-        failed.append(_error_text(exc))
+        failed.append(one_line(exc))
     parts = (["Removed " + ", ".join(done) + "."] if done else []) + \
         (["Could not remove " + "; ".join(failed) + "."] if failed else [])
     return f'<span class="chat-note">{esc(" ".join(parts))}</span>'
@@ -368,132 +340,36 @@ def export_conversation(session: dict | None) -> tuple[str | None, str | None]:
 
 
 # -- uploads ----------------------------------------------------------------------------------------------------
-def safe_name(name: str) -> str:
-    """A bare file name safe to create in the upload folder: no folders, control characters or NUL, bounded."""
-    name = _UNSAFE_NAME.sub("_", file_name(str(name))).strip(" ._")
-    stem, suffix = os.path.splitext(name)
-    if len(suffix) > 16 or not re.fullmatch(r"\.[A-Za-z0-9]+", suffix or "."):
-        stem, suffix = name, ""
-    stem = stem.encode("utf-8")[:MAX_NAME_BYTES - len(suffix)].decode("utf-8", "ignore").rstrip(" ._") or "upload"
-    return stem + suffix.lower()
-
-
-def save_upload(path: str | Path, upload_dir: Path, name: str | None = None) -> Path:
-    """Copy an uploaded temp file into the upload folder under its sanitised name; never outside the folder."""
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    root = upload_dir.resolve()
-    target = root / safe_name(name or Path(path).name)
-    if target.parent != root:
-        raise AssistantError(f"upload: bad file name {name!r}")
-    if target.is_symlink() or target.is_dir():
-        raise AssistantError(f"upload: {target.name} exists and is not a plain file")
-    shutil.copyfile(path, target)
-    return target
-
-
 def ingest_uploads(base: Settings, files: list | None, session: dict | None, collection: str | None = None,
                    progress: Callable | None = None) -> tuple[str, dict]:
-    """Save and ingest uploaded files one by one; returns (status HTML, session with a notice in the chat)."""
-    from ingest import Ingestor
-
+    """Save and ingest uploaded files (ingest.uploads); returns (status HTML, session with a notice in the chat)."""
     session = _copy(session)
     paths = [getattr(f, "name", f) for f in (files or []) if f]
     if not paths:
         return "", session
-    added, failed = [], []
-    try:
-        settings = page_settings(base, collection=collection)
-        sizes = [_size(path) for path in paths]
-        if sum(sizes) > settings.max_upload_mb * MB:
-            raise AssistantError(f"this upload is {_size_text(sum(sizes))}, over the {settings.max_upload_mb:g} MB "
-                                 "limit for one upload: send fewer files at a time")
-        ingestor = Ingestor(settings)
-        for i, (path, size) in enumerate(zip(paths, sizes)):
-            shown = safe_name(Path(path).name)
-            if progress is not None:
-                progress((i, len(paths)), desc=f"Ingesting {shown}")
-            if size > settings.max_file_mb * MB:
-                failed.append((shown, f"{_size_text(size)}, over the {settings.max_file_mb:g} MB limit per file"))
-                continue
-            try:
-                target = save_upload(path, settings.upload_dir)
-            except (AssistantError, OSError) as exc:
-                failed.append((shown, _error_text(exc) if isinstance(exc, AssistantError)
-                               else f"cannot save it ({exc.strerror or type(exc).__name__})"))
-                continue
-            messages: list[str] = []
-            report = ingestor.run([target], on_message=messages.append)
-            problems = report.failed + report.skipped
-            if problems:
-                target.unlink(missing_ok=True)
-                failed.append((target.name, _reason(problems[0], target)))
-            else:
-                added.append((target.name, report.added + report.unchanged))
+    def step(done: int, total: int, name: str) -> None:
         if progress is not None:
-            progress((len(paths), len(paths)), desc="Done")
-    except Exception as exc:  # the store, the model: shown, not raised
-        failed.append(("upload", _error_text(exc)))
-    items = [f"<li>✓ {esc(n)}: {c} chunk{'s' if c != 1 else ''}</li>" for n, c in added]
-    items += [f"<li>✗ {esc(n)}: {esc(r)}</li>" for n, r in failed]
-    status = (f"<div>Collection <b>{esc(page_collection(base, collection))}</b>: {len(added)} added, "
-              f"{len(failed)} failed</div><ul>{''.join(items)}</ul>")
+            progress((done, total), desc=f"Ingesting {name}" if name else "Done")
+
+    try:
+        report = add_uploads(page_settings(base, collection=collection), paths, step)
+    except AssistantError as exc:  # a bad collection name
+        report = UploadReport(failed=[("upload", one_line(exc))])
+    items = [f"<li>✓ {esc(n)}: {c} chunk{'s' if c != 1 else ''}</li>" for n, c in report.added]
+    items += [f"<li>✗ {esc(n)}: {esc(r)}</li>" for n, r in report.failed]
+    status = (f"<div>Collection <b>{esc(page_collection(base, collection))}</b>: {len(report.added)} added, "
+              f"{len(report.failed)} failed</div><ul>{''.join(items)}</ul>")
     notice = []
-    if added:
-        notice.append("Added " + ", ".join(esc(n) for n, _ in added) + ": ask about them now.")
-    if failed:
-        notice.append("Could not add " + "; ".join(f"{esc(n)} ({esc(r)})" for n, r in failed) + ".")
+    if report.added:
+        notice.append("Added " + ", ".join(esc(n) for n, _ in report.added) + ": ask about them now.")
+    if report.failed:
+        notice.append("Could not add " + "; ".join(f"{esc(n)} ({esc(r)})" for n, r in report.failed) + ".")
     _say(session, "assistant", '<span class="chat-note">' + " ".join(notice) + "</span>")
     return status, session
 
 
-def _size_text(size: int) -> str:
-    return f"{size / MB:.1f} MB" if size >= MB else f"{size / 1024:.0f} KB"
-
-
-def _size(path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # a vanished temp file fails, with its own message, when it is copied
-
-
 def page_collection(base: Settings, collection: str | None) -> str:
     return (collection or "").strip() or base.collection
-
-
-def _reason(message: str, target: Path) -> str:
-    """An ingest message without the server-side folder in front of the file name."""
-    for prefix in (f"{target}: ", f"{target} ", str(target)):
-        if message.startswith(prefix):
-            return message[len(prefix):].strip() or message
-    return message.replace(str(target.parent) + os.sep, "")
-
-
-# -- the API endpoint -------------------------------------------------------------------------------------------
-def parse_history(history) -> list[tuple[str, str]]:
-    """History for the API: JSON text or a list, of [question, answer] pairs or {"role", "content"} messages."""
-    if history in (None, "", [], {}):
-        return []
-    if isinstance(history, str):
-        try:
-            history = json.loads(history)
-        except ValueError:
-            raise AssistantError("history: expected JSON, a list of [question, answer] pairs") from None
-    if not isinstance(history, list):
-        raise AssistantError("history: expected a list of [question, answer] pairs")
-    pairs, question = [], None
-    for item in history:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            pairs.append((str(item[0]), str(item[1])))
-        elif isinstance(item, dict) and item.get("role") in ("user", "assistant"):
-            if item["role"] == "user":
-                question = str(item.get("content", ""))
-            elif question is not None:
-                pairs.append((question, str(item.get("content", ""))))
-                question = None
-        else:
-            raise AssistantError("history: each item must be a [question, answer] pair or a {role, content} message")
-    return pairs
 
 
 # -- the app ----------------------------------------------------------------------------------------------------
@@ -551,7 +427,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         try:
             answer = Assistant(settings).ask(question, parse_history(history), source or None)
         except Exception as exc:
-            raise gr.Error(_error_text(exc), print_exception=False) from None
+            raise gr.Error(one_line(exc), print_exception=False) from None
         return answer.to_dict()
 
     # Gradio keeps every uploaded temp file; ingested ones are copied to the upload folder, so its copies can go.
@@ -655,28 +531,6 @@ def build_app(settings: Settings) -> gr.Blocks:
 
 
 # -- starting ---------------------------------------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def ensure_documents(settings: Settings, on_message: Callable[[str], None] = print) -> None:
-    """Ingest the bundled sample corpus when the collection is empty, so a fresh set-up has something to ask."""
-    from ingest import ingest_paths
-    from ingest.embedding import get_embedder
-    from ingest.store import open_store
-
-    if open_store(settings, get_embedder(settings).identity).count() > 0:
-        return
-    on_message(f"collection '{settings.collection}' is empty: ingesting the sample corpus from {SAMPLE_DIR}")
-    report = ingest_paths([SAMPLE_DIR], settings, progress=sys.stderr.isatty(), on_message=on_message)
-    on_message(report.summary())
-
-
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, *,
            prevent_thread_lock: bool = False, sample: bool = True, quiet: bool = True,
            on_message: Callable[[str], None] = print) -> gr.Blocks:
@@ -685,9 +539,10 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
     Blocks until interrupted unless `prevent_thread_lock`; then stop it with `app.close()`. `on_message` gets the
     first-start ingestion's lines (stdout by default)."""
     from assistant.api import Assistant
+    from ingest.sample import ensure_sample
 
     if sample:
-        ensure_documents(settings, on_message)
+        ensure_sample(settings, on_message)
     Assistant(settings).warm_up()
     app = build_app(settings)
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

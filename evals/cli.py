@@ -33,7 +33,7 @@ def eval_command(
         help="--suite: the folder holding squad2-cs224n-dev/ (default: ../shared/external-eval beside the project).")] = None,
 ):
     """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
-    from assistant.cli import fail, settings_from
+    from assistant.console import fail, settings_from
     from assistant.errors import AssistantError
     from evals.dataset import load_dataset, only_categories
     from evals.gates import failed_gates, parse_gate

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from assistant.settings import Settings
 from assistant.types import Answer, strip_markers
-from evals import metrics
+from evals import metrics, stats
 from evals.dataset import Dataset, Item, load_dataset
 
 STAGES = ("condense", "retrieve", "answer", "verify", "total")
@@ -108,13 +108,13 @@ def why_failed(item: Item, answer: Answer, scores: dict[str, float | None]) -> s
 
 def aggregate(rows: list[Row], k: int, judged: bool = False) -> dict[str, float | None]:
     """The run's metrics: means of per-item scores, pass rate, refusal rates and latency percentiles (seconds)."""
-    means = {name: metrics.mean([row.scores.get(name) for row in rows]) for name in score_names(k, judged)}
+    means = {name: stats.mean([row.scores.get(name) for row in rows]) for name in score_names(k, judged)}
     refusals = metrics.refusal_scores([r.item.answerable for r in rows], [r.answer.refused for r in rows])
     latency = {}
     for stage in STAGES:
         values = [r.answer.timings[stage] for r in rows if stage in r.answer.timings]
-        latency |= {f"latency.{stage}.p50": metrics.percentile(values, 50), f"latency.{stage}.p95": metrics.percentile(values, 95)}
-    results = {"items": float(len(rows)), "overall.pass": metrics.mean([float(r.passed) for r in rows]), **means, **refusals, **latency}
+        latency |= {f"latency.{stage}.p50": stats.percentile(values, 50), f"latency.{stage}.p95": stats.percentile(values, 95)}
+    results = {"items": float(len(rows)), "overall.pass": stats.mean([float(r.passed) for r in rows]), **means, **refusals, **latency}
     return {name: None if value is None else round(value, 4) for name, value in results.items()}
 
 
@@ -123,6 +123,22 @@ def pick(items: list[Item], limit: int | None) -> list[Item]:
     if limit is None or limit >= len(items):
         return items
     return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def judge_rows(rows: list[Row], settings: Settings, progress: bool = True) -> list[Row]:
+    """Rows with a `judge.correct` score from `settings.llm`: 1/0 for answerable items (a refusal is 0), None for
+    unanswerable ones."""
+    from evals.judge import Judge
+
+    judge = Judge(settings)
+    judged = []
+    for row in tqdm(rows, desc="judge", unit="q", disable=not progress, dynamic_ncols=True):
+        verdict = None
+        if row.item.answerable:
+            verdict = 0.0 if row.answer.refused else judge.grade(
+                row.answer.standalone_question or row.item.question, row.item.answers, answer_text(row.answer))
+        judged.append(row.model_copy(update={"scores": {**row.scores, "judge.correct": verdict}}))
+    return judged
 
 
 def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings | None = None, limit: int | None = None,
@@ -150,8 +166,6 @@ def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings |
         scores = score_item(item, answer, settings.k)
         rows.append(Row(item=item, answer=answer, scores=scores, failure=why_failed(item, answer, scores)))
     if judge:
-        from evals.judge import judge_rows
-
         rows = judge_rows(rows, settings.with_overrides(llm=judge, llm_max_tokens=16), progress)  # a one-word verdict
     categories = sorted({row.item.category for row in rows})
     return Report(

@@ -189,19 +189,5 @@ def refusal_scores(answerable: list[bool], refused: list[bool]) -> dict[str, flo
     }
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
-
-
-def mean(values: list[float | None]) -> float | None:
-    """The mean of the values that apply (not None)."""
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
-
-
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evals.bench import run as bench
+from evals.bench import report, run as bench
 from evals.bench.corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
 
 RATIO_FIELDS = ["ingest_vs_raw_same_backend", "ingest_vs_raw_fp32", "ingest_vs_naive", "raw_int8_vs_raw_fp32",
@@ -80,11 +80,11 @@ def test_ratios_and_targets_from_figures():
 
 def test_table_and_plot(tmp_path):
     results = fake_results()
-    text = bench.table(results)
+    text = report.table(results)
     for expected in ("1. Ingest throughput", "3. Query latency", "6. Backends", "int8+onnx", "parity FAILS",
                      "of the floor", "7. Memory (50 MB", "-> flat", "target"):
         assert expected in text
-    bench.write_outputs(results, tmp_path)
+    report.write_outputs(results, tmp_path)
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "bench.json").read_text())["ratios"]["reingest_speedup"] == 150.0
 
@@ -145,4 +145,4 @@ def test_quick_bench_writes_ratios_and_plot(tmp_path):
     assert saved["concurrency"]["model_loads_during"] == 0
     assert saved["parity"]["peace-talks"]["questions"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 1000
-    assert "1. Ingest throughput" in bench.table(results)
+    assert "1. Ingest throughput" in report.table(results)

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from assistant.types import Answer, Citation, Passage
-from evals import metrics
+from evals import metrics, stats
 from evals.dataset import BUNDLED, SAMPLE_CORPUS, Evidence, Item, load_dataset, only_categories
 from evals.gates import failed_gates, parse_gate
 from evals.harness import Report, Row, aggregate, metric_names, pick, score_item, why_failed
@@ -173,10 +173,10 @@ def test_refusal_scores_and_percentiles():
     assert scores == {"refusal.precision": pytest.approx(2 / 3), "refusal.recall": pytest.approx(2 / 3),
                       "refusal.answerable_refused": 0.5}
     assert metrics.refusal_scores([True], [False])["refusal.recall"] is None
-    assert metrics.percentile([5, 1, 4, 2, 3], 50) == 3
-    assert metrics.percentile([5, 1, 4, 2, 3], 95) == 5
-    assert metrics.percentile(list(range(1, 21)), 95) == 19
-    assert metrics.percentile([], 50) is None
+    assert stats.percentile([5, 1, 4, 2, 3], 50) == 3
+    assert stats.percentile([5, 1, 4, 2, 3], 95) == 5
+    assert stats.percentile(list(range(1, 21)), 95) == 19
+    assert stats.percentile([], 50) is None
 
 
 # -- per-item scores and the run's aggregate ---------------------------------------------------------------------

@@ -11,8 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant import ui
+from assistant.history import parse_history
 from assistant.errors import AssistantError
 from assistant.types import Answer, Citation, Passage
+from ingest import uploads
 from browser import ChatPage, ChatServer, DocumentsPanel, chrome, line_of
 from conftest import ROOT, SAMPLE
 
@@ -92,12 +94,12 @@ def test_locate_uses_offsets_and_falls_back_to_the_quote():
     ("\ud800x\udfff.txt", "x.txt"),  # lone surrogates (JSON can carry them) cannot be encoded as a file name
 ])
 def test_upload_names_are_sanitised(given, expected):
-    assert ui.safe_name(given) == expected
+    assert uploads.safe_name(given) == expected
 
 
 def test_upload_names_are_bounded_and_keep_their_suffix():
-    name = ui.safe_name("ü" * 300 + ".docx")
-    assert name.endswith(".docx") and len(name.encode()) <= ui.MAX_NAME_BYTES
+    name = uploads.safe_name("ü" * 300 + ".docx")
+    assert name.endswith(".docx") and len(name.encode()) <= uploads.MAX_NAME_BYTES
 
 
 def test_uploads_land_in_the_upload_folder_only(tmp_path):
@@ -106,23 +108,23 @@ def test_uploads_land_in_the_upload_folder_only(tmp_path):
     folder = tmp_path / "uploads"
     for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt", "../" * 100 + "z" * 5000 + ".md",
                  "..\\..\\win.txt", "\ud800.txt"):
-        target = ui.save_upload(source, folder, name)
+        target = uploads.save_upload(source, folder, name)
         assert target.parent == folder.resolve() and target.read_text() == "hello"
-        assert len(target.name.encode()) <= ui.MAX_NAME_BYTES
+        assert len(target.name.encode()) <= uploads.MAX_NAME_BYTES
     assert not (tmp_path / "escape.txt").exists()
 
 
 def test_api_history_accepts_pairs_messages_and_json():
     pairs = [("q1", "a1"), ("q2", "a2")]
-    assert ui.parse_history(None) == [] and ui.parse_history("") == []
-    assert ui.parse_history([["q1", "a1"], ["q2", "a2"]]) == pairs
-    assert ui.parse_history('[["q1", "a1"], ["q2", "a2"]]') == pairs
+    assert parse_history(None) == [] and parse_history("") == []
+    assert parse_history([["q1", "a1"], ["q2", "a2"]]) == pairs
+    assert parse_history('[["q1", "a1"], ["q2", "a2"]]') == pairs
     messages = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
                 {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]
-    assert ui.parse_history(messages) == pairs
+    assert parse_history(messages) == pairs
     for bad in ("{not json", '{"a": 1}', [1, 2, 3]):
         with pytest.raises(AssistantError, match="history"):
-            ui.parse_history(bad)
+            parse_history(bad)
 
 
 def test_page_settings_errors_are_one_line(settings):

@@ -1,11 +1,10 @@
 """How long the document listing takes on a large collection: `python -m evals.bench.listing [DOCS] [CHUNKS]`.
 
 Writes DOCS documents of CHUNKS chunks each (random vectors: the listing reads metadata only) into a fresh embedded
-store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's listing call."""
+store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's sorted, paged listing of it."""
 
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -13,8 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from assistant import Assistant, Settings, ui
+from assistant import Assistant, Settings
 from assistant.llm import free_port
+from assistant.types import DocumentPage
+from evals.stats import median
 
 
 def fill(settings: Settings, documents: int, chunks: int) -> Assistant:
@@ -41,7 +42,7 @@ def timed(fn, runs: int = 5) -> tuple[float, float]:
         started = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), max(seconds)
+    return median(seconds), max(seconds)
 
 
 def main(documents: int = 5000, chunks: int = 4) -> None:
@@ -62,9 +63,9 @@ def main(documents: int = 5000, chunks: int = 4) -> None:
             bot = fill(settings, documents, chunks)
             listed = len(bot.documents())
             api, api_max = timed(bot.documents)
-            page, page_max = timed(lambda: ui.list_documents(settings, sort="newest", page=3))
+            page, page_max = timed(lambda: DocumentPage.of(bot.documents(), "newest", "", 3))
             print(f"{where}: {listed} documents, {documents * chunks} chunks: Assistant.documents() median "
-                  f"{api * 1000:.0f} ms (slowest {api_max * 1000:.0f}); the page's listing (sorted, paged, rendered) "
+                  f"{api * 1000:.0f} ms (slowest {api_max * 1000:.0f}); the page's listing (sorted and paged) "
                   f"median {page * 1000:.0f} ms (slowest {page_max * 1000:.0f})")
     finally:
         server.terminate()

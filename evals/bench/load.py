@@ -13,16 +13,19 @@ imported until a run starts."""
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
 
-from assistant.settings import MB
+from assistant.settings import MB, is_loopback
+from evals.bench.common import say
+from evals.bench.proc import RssSampler
+from evals.stats import percentile
 
 QUESTIONS = [
     "Who did Trump send to Moscow?",
@@ -33,53 +36,6 @@ QUESTIONS = [
     "Who met Putin in Moscow?",
 ]
 DEFAULT_RSS_GROWTH_MB = 150.0  # after the warm-up round; the caches (query vectors, sentence vectors) are bounded
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    at = (len(ordered) - 1) * q / 100
-    low, high = int(at), min(int(at) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
-
-
-class RssWatch:
-    """A process's resident memory: sampled every `interval` s in a thread, for the peak; `now()` on demand."""
-
-    def __init__(self, pid: int, interval: float = 0.25):
-        import psutil
-
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def now(self) -> int:
-        rss = self.process.memory_info().rss
-        self.peak = max(self.peak, rss)
-        return rss
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.now()
-            except Exception:  # the process ended: the last peak stands
-                return
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "RssWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_requests: int,
@@ -136,14 +92,30 @@ def _answer_problem(result) -> str | None:
     return None
 
 
-def _measured(run: Callable[[], dict], watch: RssWatch, warm_up: Callable[[], None]) -> dict:
+def _measured(run: Callable[[], dict], watch: RssSampler, warm_up: Callable[[], None]) -> dict:
     warm_up()
     before = watch.now()
     result = run()
     after = watch.now()
     result.update(rss_after_warm_up_mb=round(before / MB, 1), rss_end_mb=round(after / MB, 1),
-                  rss_peak_mb=round(watch.peak / MB, 1), rss_growth_mb=round((after - before) / MB, 1))
+                  rss_peak_mb=round(max(rss for _, rss in watch.points) / MB, 1), rss_growth_mb=round((after - before) / MB, 1))
     return result
+
+
+def gradio_client(url: str, auth: tuple[str, str] | None = None):
+    """A gradio_client Client for `url` whose calls share one SSL context. Without one, gradio_client builds a new
+    httpx client for every call, and each loads the CA bundle (even for http://): ~25 ms per call here, which the
+    caller pays and would be charged to the page."""
+    from gradio_client import Client
+
+    return Client(url, auth=auth, verbose=False, ssl_verify=_ssl_context())  # a context still verifies https
+
+
+@lru_cache(maxsize=1)
+def _ssl_context():
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def load_gradio(url: str, pid: int | None, clients: int, seconds: float, max_requests: int,
@@ -151,11 +123,9 @@ def load_gradio(url: str, pid: int | None, clients: int, seconds: float, max_req
     """`clients` gradio_client Clients on the `/ask` endpoint of the chat page at `url` (served by process `pid`)."""
     import os
 
-    from gradio_client import Client
-
-    connections = [Client(url, auth=auth, verbose=False) for _ in range(clients)]
+    connections = [gradio_client(url, auth) for _ in range(clients)]
     ask = lambda n, q: connections[n].predict(q, api_name="/ask")
-    with RssWatch(pid or os.getpid()) as watch:
+    with RssSampler(pid or os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
     result["rss_of"] = "chat process" if pid else "this process (pass the chat process's pid)"
@@ -170,7 +140,7 @@ def load_api(settings, clients: int, seconds: float, max_requests: int, question
 
     bots = [Assistant(settings) for _ in range(clients)]
     ask = lambda n, q: bots[n].ask(q)
-    with RssWatch(os.getpid()) as watch:
+    with RssSampler(os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
     result["rss_of"] = "this process"
@@ -185,11 +155,9 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
 
     Without `url` it starts `assistant chat` on `settings`' store (the bundled sample if that is empty) on a free
     127.0.0.1 port, and stops it afterwards. Without `settings` the store is a fresh temporary one."""
-    from assistant.settings import Settings
-
     from urllib.parse import urlparse
 
-    from assistant.ui import is_loopback
+    from assistant.settings import Settings
 
     if not 1 <= clients <= 64 or seconds <= 0 or max_requests < 1:
         raise ValueError("clients: 1-64, seconds > 0, max_requests >= 1")
@@ -210,7 +178,9 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
                     log(f"load: {clients} gradio clients on {page.rstrip('/')}/ask for {seconds:g} s")
                     results["gradio"] = load_gradio(page, process.pid, clients, seconds, max_requests)
         if "api" in targets:
-            _ensure_documents(settings)
+            from ingest.sample import ensure_sample
+
+            ensure_sample(settings, on_message=lambda line: None)
             log(f"load: {clients} Python API callers for {seconds:g} s")
             results["api"] = load_api(settings, clients, seconds, max_requests)
     for name in ("gradio", "api"):
@@ -222,12 +192,6 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
                 f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
     results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)
     return results
-
-
-def _ensure_documents(settings) -> None:
-    from assistant.ui import ensure_documents
-
-    ensure_documents(settings, on_message=lambda line: None)
 
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

@@ -48,11 +48,11 @@ class RssSampler:
         self.interval = interval
         self.points: list[tuple[float, int]] = []
         self.hwm = 0
+        self.started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "RssSampler":
-        self.started = time.perf_counter()
         self._thread.start()
         return self
 
@@ -60,16 +60,21 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
 
+    def now(self) -> int:
+        """The process's resident memory now, in bytes (also a sample)."""
+        rss = self.process.memory_info().rss
+        self.hwm = max(self.hwm, peak_rss(self.process.pid) or 0)
+        self.points.append((time.perf_counter() - self.started, rss))
+        return rss
+
     def _run(self) -> None:
         import psutil
 
         while not self._stop.is_set():
             try:
-                rss = self.process.memory_info().rss
-                self.hwm = max(self.hwm, peak_rss(self.process.pid) or 0)
+                self.now()
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 return
-            self.points.append((time.perf_counter() - self.started, rss))
             self._stop.wait(self.interval)
 
     @property

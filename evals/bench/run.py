@@ -4,9 +4,7 @@ One run prints a table, writes bench.json and bench.png (latency against collect
 target is a ratio against a baseline run in the same invocation (medians of repetitions) or a latency percentile; the
 module imports nothing heavy until a run starts, so `assistant` stays quick to start."""
 
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +12,9 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+from assistant.console import fail
+from evals.bench.common import say
+from evals.bench.report import table, write_outputs
 from evals.dataset import EXTERNAL
 
 DEFAULT_SCALES = (1000, 10000, 100000)
@@ -45,10 +46,6 @@ BASELINE = {"ingest_vs_raw_same_backend": 0.84, "ingest_vs_raw_fp32": 1.23, "noo
             "cold_ask_answer_s": 15.2, "cold_ask_vs_floor": 1.23, "chat_ready_s": 18.7, "chat_rss_after_mb": 898}
 
 
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def load_average() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -74,7 +71,12 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     `quick` is the smallest run that still produces every ratio: a ~24 KB corpus, one repetition, small scales, ten
     questions, no child processes and no SQuAD parity."""
     from assistant.settings import Settings
-    from evals.bench import measure
+    from evals.bench.concurrency import LoadCounter, measure_api_concurrency, measure_api_process_rss, measure_chat
+    from evals.bench.ingest import measure_cli_reingest, measure_ingest, measure_reingest
+    from evals.bench.latency import measure_scales
+    from evals.bench.memory import measure_memory
+    from evals.bench.parity import measure_parity, pair_name
+    from evals.bench.startup import measure_cold_start
     from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.dataset import load_dataset
 
@@ -83,12 +85,12 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     scales = sorted(set(scales or ([150, 400] if quick else DEFAULT_SCALES)))
     reps = 1 if quick else max(1, reps)
     base = Settings()
-    counter = measure.LoadCounter().install()
+    counter = LoadCounter().install()
     cpu_started = _cpu_times()
     results: dict = {"machine": _machine(), "load_before": load_average(),
                      "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
                                 "embedding_model": base.embedding_model, "k": base.k, "query_backend": base.query_backend,
-                                "parity_default": measure.pair_name(base.embedding_backend, base.query_backend)}}
+                                "parity_default": pair_name(base.embedding_backend, base.query_backend)}}
     profile_dir = out if profile else None
     sections, last = {}, [started]
 
@@ -126,14 +128,14 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
                 "interleaved parts")
             mark("setup")
             backends = (base.embedding_backend, *({"int8", "fp32"} - {base.embedding_backend} if all_backends else ()))
-            results["ingest"] = measure.measure_ingest(split_groups(files, 2 * reps), settings_for, work, log,
+            results["ingest"] = measure_ingest(split_groups(files, 2 * reps), settings_for, work, log,
                                                        profile_dir, backends)
             first = results["ingest"]["first_ingest_s"][base.embedding_backend]
             mark("ingest")
             log("[2/7] re-ingest of the unchanged corpus")
-            results["reingest"] = measure.measure_reingest(default, files, first, 1 if quick else 3, log)
+            results["reingest"] = measure_reingest(default, files, first, 1 if quick else 3, log)
             if subprocesses:
-                cli = attempt("`assistant ingest` re-ingest", log, measure.measure_cli_reingest, data_dir,
+                cli = attempt("`assistant ingest` re-ingest", log, measure_cli_reingest, data_dir,
                               default.collection, default.embedding_backend, corpus_root, first)
                 results["reingest"]["cli"] = cli
             mark("reingest")
@@ -141,37 +143,37 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
             per_run = 8 if quick else 16
             if subprocesses:
                 log("[4/7] cold start and the chat process")
-                results["cold_start"] = attempt("cold start", log, measure.measure_cold_start, default, question, 3, log)
-                chat = measure.measure_chat(default, questions, LEVELS, reps, 12, log)
+                results["cold_start"] = attempt("cold start", log, measure_cold_start, default, question, 3, log)
+                chat = measure_chat(default, questions, LEVELS, reps, 12, log)
                 if not chat.get("available"):
-                    chat["api_process"] = attempt("API process RSS", log, measure.measure_api_process_rss, default,
+                    chat["api_process"] = attempt("API process RSS", log, measure_api_process_rss, default,
                                                   question)
                     log(f"  stand-in: a Python-API process answering one question peaks at "
                         f"{chat['api_process'].get('peak_rss_mb', 0):.0f} MB RSS")
                 results["chat"] = chat
                 mark("cold_start_and_chat")
             log("[5/7] answers per second with 1, 4 and 8 threads on the Python API")
-            results["concurrency"] = measure.measure_api_concurrency(default, questions, LEVELS, reps, per_run, counter, log)
+            results["concurrency"] = measure_api_concurrency(default, questions, LEVELS, reps, per_run, counter, log)
             mark("concurrency")
             log(f"[3/7] query latency at {', '.join(map(str, scales))} chunks: {len(questions)} questions retrieved, "
                 f"{min(50, len(questions))} answered")
-            results["latency"] = measure.measure_scales(default, scales, questions, log, profile_dir)
+            results["latency"] = measure_scales(default, scales, questions, log, profile_dir)
             mark("latency")
             if subprocesses and scales:
                 log(f"[4/7] cold `assistant ask` again at {max(scales)} chunks (the saved lexical index is loaded)")
                 results["cold_start_at_max"] = attempt("cold start at the largest scale", log,
-                                                       measure.measure_cold_start, default, question, 2, log,
+                                                       measure_cold_start, default, question, 2, log,
                                                        f" at {max(scales)} chunks")
                 mark("cold_start_at_max")
             log("[6/7] every backend against torch fp32: retrieval parity")
             datasets = [("peace-talks", load_dataset("peace-talks"))]
             if squad is not None and not quick and Path(squad).is_file():
                 datasets.append(("squad2-dev-subset", load_dataset(squad, format="squad")))
-            results["parity"] = measure.measure_parity(datasets, settings_for, log, base.k, 15 if quick else None)
+            results["parity"] = measure_parity(datasets, settings_for, log, base.k, 15 if quick else None)
             mark("parity")
             if memory_mb:
                 log(f"[7/7] peak RSS ingesting a {memory_mb:g} MB corpus")
-                results["memory"] = attempt("memory", log, measure.measure_memory, work, memory_mb, not memory_real,
+                results["memory"] = attempt("memory", log, measure_memory, work, memory_mb, not memory_real,
                                             base.embedding_backend, log)
             else:
                 log("[7/7] memory: skipped (--memory-mb 0)")
@@ -281,143 +283,6 @@ def targets(results: dict) -> list[dict]:
     return rows
 
 
-# -- output -------------------------------------------------------------------------------------------------------------
-def table(results: dict) -> str:
-    """The figures, grouped by the issue's points, then the targets."""
-    lines = []
-    add = lines.append
-    ingest = results["ingest"]
-    t = ingest["totals"]
-    add(f"Benchmark ({results['config']['corpus']}, {ingest['bytes'] / 1024:.0f} KB, {ingest['chunks']} chunks; "
-        f"load {results['load_before']} -> {results['load_after']}; {results['seconds']:.0f} s)")
-    others = results.get("other_processes_cpu")
-    if others is not None:
-        add(f"Other processes used {100 * others:.0f}% of the machine's CPU during the run"
-            + (": the machine was busy, so these figures are not reliable (torch's threads stall when cores are "
-               "taken); run again on a quiet machine" if others > 0.10 else "."))
-    add("")
-    add(f"1. Ingest throughput: {ingest['repetitions']} parts, each method side by side with its baseline on the same part "
-        "(the fp32 baselines on every other part)")
-    add(f"   {'':24}{'chunks/s':>10}{'MB/min':>9}{'seconds':>9}")
-    for step, label in (("raw_int8", "raw encode int8"), ("ingest_int8", "ingest int8"), ("raw_fp32", "raw encode fp32"),
-                        ("ingest_fp32", "ingest fp32"), ("raw_onnx", "raw encode onnx"),
-                        ("raw_onnx-int8", "raw encode onnx-int8"), ("naive", "naive LangChain (fp32)")):
-        if step in t:
-            add(f"   {label:24}{t[step]['chunks_per_s']:>10.1f}{t[step]['mb_per_min']:>9.2f}{t[step]['seconds']:>9.1f}")
-    for name, value in ingest["ratios"].items():
-        add(f"   {name:32} {'-' if value is None else f'{value:6.2f}':>6}   (median of {ingest['samples'][name]} part{'s' if ingest['samples'][name] != 1 else ''})")
-    r = results["reingest"]
-    add(f"2. Re-ingest: {r['median_s']:.2f} s in process ({r['speedup']:.0f}x faster than the first ingest)"
-        + (f"; `assistant ingest` CLI {r['cli']['seconds']:.1f} s ({r['cli']['speedup']:.1f}x), "
-           f"{r['cli']['vs_floor']:.2f} of the floor ({r['cli']['floor_s']:.1f} s, measured interleaved)"
-           if "seconds" in r.get("cli", {}) else ""))
-    add("3. Query latency (ms)")
-    add(f"   {'chunks':>8}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'BM25 build s':>14}"
-        f"{'load s':>8}   retrieval parts p50 (embed/dense/lexical/version)")
-    for row in results.get("latency", []):
-        p = row["retrieval_parts_p50_ms"]
-        add(f"   {row['chunks']:>8}{row['retrieval_p50_ms']:>10.1f}{row['retrieval_p95_ms']:>10.1f}"
-            f"{row['answer_p50_ms']:>10.1f}{row['answer_p95_ms']:>10.1f}{row['index_build_s']:>14.2f}"
-            f"{row.get('index_load_s', 0):>8.2f}   {p['embed']:.1f}/{p['dense']:.1f}/{p['lexical']:.1f}/{p['version']:.1f}")
-    cold = results.get("cold_start")
-    if cold and "error" in cold:
-        add(f"4. Cold start: failed ({cold['error'][:200]})")
-    elif cold:
-        add(f"4. Cold `assistant ask`: answer {cold['answer_s']:.2f} s ({cold['answer_vs_floor']:.2f} of the floor "
-            f"{cold['floor_s']:.1f} s, interleaved), exit {cold['exit_s']:.2f} s, peak RSS {cold['peak_rss_mb']:.0f} MB; "
-            f"import assistant.cli {cold['import_s']['assistant.cli']:.2f} s, assistant.api "
-            f"{cold['import_s']['assistant.api']:.2f} s")
-    at_max = results.get("cold_start_at_max")
-    if at_max and "error" not in at_max:
-        add(f"   at {max(results['config']['scales'])} chunks: answer {at_max['answer_s']:.2f} s "
-            f"({at_max['answer_vs_floor']:.2f} of the floor), exit {at_max['exit_s']:.2f} s")
-    chat = results.get("chat")
-    if chat and chat.get("available"):
-        add(f"   `assistant chat`: ready {chat['start_s']:.1f} s, first answer {chat['first_answer_s']:.2f} s, RSS "
-            f"{chat['after_first']['rss_mb']:.0f} MB (peak {chat['after_first']['peak_rss_mb']:.0f}) after one answer, "
-            f"{chat['after_all']['rss_mb']:.0f} MB after the concurrency runs")
-    elif chat:
-        add(f"   chat page unavailable; Python-API process peak RSS {chat.get('api_process', {}).get('peak_rss_mb', 0):.0f} MB")
-    c = results.get("concurrency")
-    if c:
-        add("5. Answers/s   " + "   ".join(f"{n} callers: API {c['shared'][n]['answers_per_s']:.1f}"
-                                           + (f", Gradio {chat['gradio'][n]['answers_per_s']:.1f}"
-                                              if chat and chat.get("available") else "") for n in c["shared"]))
-        add(f"   model loads in this process: {results['model_loads']} (during the concurrency runs: "
-            f"{c['model_loads_during']}); per-thread Assistants, {max(LEVELS)} callers: "
-            f"{c['per_thread'][str(max(LEVELS))]['answers_per_s']:.1f}/s; RSS {c['rss_before_mb']:.0f} -> {c['rss_after_mb']:.0f} MB")
-        slowest = [v.get("slowest_s", 0) for v in c["shared"].values()]
-        if chat and chat.get("available"):
-            slowest += [v.get("slowest_s", 0) for v in chat["gradio"].values()]
-        add(f"   slowest single answer in any concurrency run: {max(slowest):.2f} s (a model load would take seconds)")
-    add("6. Backends: raw encode vs torch fp32: " + ", ".join(
-        f"{name[4:-12]} {value:.2f}x" for name, value in ingest["ratios"].items()
-        if name.startswith("raw_") and value is not None))
-    for name, data in results.get("parity", {}).items():
-        add(f"   {name} ({data['questions']} questions), documents[+questions] backend: hit@5 / MRR@5, points vs "
-            f"{data['reference']}")
-        for pair, scores in data["scores"].items():
-            add(f"     {pair:16}" + "   ".join(
-                f"{mode} {scores[mode]['hit@5']:5.1f} / {scores[mode]['mrr@5']:5.1f} "
-                f"({data['points_vs_reference'][pair][mode]['hit@5']:+.1f} / "
-                f"{data['points_vs_reference'][pair][mode]['mrr@5']:+.1f})" for mode in ("hybrid", "dense"))
-                + ("" if all(data["parity"][pair].values()) else "   parity FAILS"))
-    m = results.get("memory")
-    if m and "error" in m:
-        add(f"7. Memory: failed ({m['error'][:200]})")
-    elif m:
-        add(f"7. Memory ({m['corpus_mb']:.0f} MB, {m['chunks']} chunks, {m['encoder']} encoder, {m['ingest_s']:.0f} s): "
-            f"peak RSS {m['peak_rss_mb']:.0f} MB, {m['rss_after_model_load_mb']:.0f} after model load; RSS at "
-            + ", ".join(f"{k} {v:.0f}" for k, v in m["rss_at_mb"].items())
-            + f" MB; second half +{m['growth_per_chunk_kb']:.1f} KB per chunk stored (Chroma's in-memory index: "
-              f"{m['vector_kb_per_chunk']:.1f} KB of vector each, plus links) -> {'flat' if m['flat'] else 'GROWS'}")
-    else:
-        add("7. Memory: not measured (--memory or --memory-mb N)")
-    add("   seconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("section_seconds", {}).items()))
-    add("")
-    add(f"   {'target':58}{'value':>9}{'before':>9}  {'want':8} met")
-    for row in results["targets"]:
-        value = "-" if row["value"] is None else f"{row['value']:.2f}"
-        before = "-" if row.get("baseline") is None else f"{row['baseline']:g}"
-        met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
-        add(f"   {row['measure']:58}{value:>9}{before:>9}  {row['target']:8} {met}")
-    return "\n".join(lines)
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = results.get("latency", [])
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    sizes = [row["chunks"] for row in rows]
-    for key, label, style in (("retrieval_p50_ms", "retrieval p50", "o-"), ("retrieval_p95_ms", "retrieval p95", "o--"),
-                              ("answer_p50_ms", "extractive answer p50", "s-"), ("answer_p95_ms", "extractive answer p95", "s--")):
-        ax.plot(sizes, [row[key] for row in rows], style, label=label)
-    ax.axhline(50, color="tab:blue", alpha=0.3, lw=1)
-    ax.axhline(250, color="tab:green", alpha=0.3, lw=1)
-    ax.text(sizes[0] if sizes else 1, 52, "retrieval target at 100k: 50 ms", fontsize=7, color="tab:blue")
-    ax.text(sizes[0] if sizes else 1, 255, "answer target at 10k: 250 ms", fontsize=7, color="tab:green")
-    ax.set_xscale("log")
-    ax.set_xlabel("chunks in the collection")
-    ax.set_ylabel("latency (ms)")
-    answered = rows[0].get("answered", results["config"]["questions"]) if rows else 0
-    ax.set_title(f"Query latency vs collection size ({results['config']['questions']} questions retrieved, {answered} "
-                 f"answered; {results['machine']['cpus']} CPUs)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def write_outputs(results: dict, out: Path) -> None:
-    (out / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    plot(results, out / "bench.png")
-
-
 # -- the command ----------------------------------------------------------------------------------------------------------
 def parse_scales(text: str) -> list[int]:
     try:
@@ -454,8 +319,7 @@ def bench_command(
         results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
                             subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad)
     except (ValueError, RuntimeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        fail(str(exc), 1)
     typer.echo(table(results))
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
