@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict
 CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
+# Control characters and lone surrogates: valid in a Python str or JSON, not in UTF-8 (the tokenizer raises) or a page.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def marker_numbers(text: str) -> list[int]:
     """Every number cited in text, in order: "a [1] b [2, 3]" -> [1, 2, 3]."""
     return [int(n) for group in CITATION_MARKER.findall(text) for n in group.split(",")]

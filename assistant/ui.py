@@ -22,15 +22,14 @@ import gradio as gr
 from assistant.errors import AssistantError, UnknownDocument, one_line
 from assistant.history import parse_history
 from assistant.settings import MB, Settings, is_loopback, load_settings
-from assistant.types import CITATION_MARKER, Answer, Citation, Conversation, DocumentPage, Passage, file_name, where
-from ingest.uploads import UploadReport, add_uploads
+from assistant.types import (CITATION_MARKER, UNPRINTABLE, Answer, Citation, Conversation, DocumentPage, Passage,
+                             file_name, where)
+from ingest.uploads import UploadReport, add_uploads, delete_upload
 
 EXAMPLES = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?", "What is the population of Kyiv?"]
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
 QUEUE_SIZE = 64
-# Control characters and lone surrogates (JSON can carry them; UTF-8, the tokenizer and the page cannot).
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 CSS = """
@@ -213,7 +212,7 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     from assistant.api import Assistant
 
     session = _copy(session)
-    question = _UNPRINTABLE.sub(" ", str(question or "")).strip()
+    question = UNPRINTABLE.sub(" ", str(question or "")).strip()
     if not question:
         yield "", session["messages"], sources_panel(session), session
         return
@@ -297,9 +296,7 @@ def remove_documents(base: Settings, sources: list[str], collection: str | None 
                 failed.append(f"{file_name(source)} (no longer in the collection)")
                 continue
             done.append(f"{file_name(source)} ({chunks} chunk{'s' if chunks != 1 else ''})")
-            upload = Path(source)
-            if upload.parent == settings.upload_dir.resolve():
-                upload.unlink(missing_ok=True)
+            delete_upload(settings, source)
     except Exception as exc:
         failed.append(one_line(exc))
     parts = (["Removed " + ", ".join(done) + "."] if done else []) + \

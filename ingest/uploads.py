@@ -88,6 +88,13 @@ def add_uploads(settings: Settings, paths: Sequence[str | Path], progress: Progr
     return report
 
 
+def delete_upload(settings: Settings, source: str) -> None:
+    """Delete the copy of a document that an upload made (a file in the upload folder); other files are left alone."""
+    copy = Path(source)
+    if copy.parent == settings.upload_dir.resolve():
+        copy.unlink(missing_ok=True)
+
+
 def _size_text(size: int) -> str:
     return f"{size / MB:.1f} MB" if size >= MB else f"{size / 1024:.0f} KB"
 

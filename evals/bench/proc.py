@@ -124,11 +124,9 @@ def time_import(module: str) -> float:
 @contextmanager
 def chat_server(data_dir: Path, collection: str, backend: str, timeout: float = 240):
     """A running `assistant chat` on a free loopback port: yields (process, url); stopped on exit."""
-    import socket
+    from assistant.llm import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = open(data_dir.parent / f"chat-{port}.log", "w")
     command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection", collection]
     started = time.perf_counter()
