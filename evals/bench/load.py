@@ -104,8 +104,8 @@ def _measured(run: Callable[[], dict], watch: RssSampler, warm_up: Callable[[], 
 
 def gradio_client(url: str, auth: tuple[str, str] | None = None):
     """A gradio_client Client for `url` whose calls share one SSL context. Without one, gradio_client builds a new
-    httpx client for every call, and each loads the CA bundle (even for http://): ~25 ms per call here, which the
-    caller pays and would be charged to the page."""
+    httpx client for every call, and each loads the CA bundle (even for http://): tens of ms per call, which the
+    caller pays and would be charged to the page (README, Operating it: Load)."""
     from gradio_client import Client
 
     return Client(url, auth=auth, verbose=False, ssl_verify=_ssl_context())  # a context still verifies https
