@@ -62,6 +62,16 @@ def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> sub
     raise LLMError(f"llm: the llama.cpp server for {model_path} did not start within {timeout:.0f} s")
 
 
+def stop_server(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """End a server process: ask it to stop, and kill it if it has not within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _local_server(model_path: str) -> str:
     with _lock:
         if model_path not in _servers:

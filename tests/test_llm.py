@@ -6,7 +6,6 @@ cores, so the server tests make four model calls in all, with short prompts (k <
 """
 
 import re
-import subprocess
 import time
 
 import psutil
@@ -17,7 +16,7 @@ from assistant import llm as llm_module
 from assistant.answer import REFUSAL, Claim, Draft, parse_claims
 from assistant.api import _terms, fence
 from assistant.errors import LLMError
-from assistant.llm import free_port, gguf_path, start_llama_server
+from assistant.llm import free_port, gguf_path, start_llama_server, stop_server
 from assistant.verify import Verifier
 from ingest.chunking import sentence_spans
 from ingest.loaders import load_document
@@ -56,12 +55,7 @@ def llama_server():
     port = free_port()
     process = start_llama_server(gguf_path(SMOLLM2), port, timeout=120)
     yield f"http://127.0.0.1:{port}/v1"
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_server(process)
 
 
 # -- citation parsing (no server) -------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """What every measurement family shares: the progress line callback and the --profile report."""
 
-import cProfile
+from __future__ import annotations
+
 import io
-import pstats
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import cProfile
 
 Say = Callable[[str], None]
 
@@ -15,6 +18,9 @@ def say(line: str) -> None:
 
 
 def profile_text(profiler: cProfile.Profile, limit: int = 30) -> str:
+    """The `limit` costliest functions, by cumulative and by own time."""
+    import pstats  # only a --profile run needs it: `assistant` imports this module at start-up
+
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
     stats.sort_stats("cumulative").print_stats(limit)

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.llm import free_port, stop_server
 from assistant.settings import MB
 
 
@@ -124,8 +125,6 @@ def time_import(module: str) -> float:
 @contextmanager
 def chat_server(data_dir: Path, collection: str, backend: str, timeout: float = 240):
     """A running `assistant chat` on a free loopback port: yields (process, url); stopped on exit."""
-    from assistant.llm import free_port
-
     port = free_port()
     log = open(data_dir.parent / f"chat-{port}.log", "w")
     command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection", collection]
@@ -135,12 +134,7 @@ def chat_server(data_dir: Path, collection: str, backend: str, timeout: float = 
         url = _wait_for_url(process, timeout)
         yield process, url, time.perf_counter() - started
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
         log.close()
 
 
