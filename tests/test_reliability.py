@@ -37,6 +37,7 @@ from conftest import BIN, ROOT, SAMPLE, SAMPLE_DIR, ChromaServer, free_port, run
 from ingest import Ingestor, ingest_paths
 from ingest.embedding import Embedder, get_embedder
 from ingest.store import StoreNotWritable, open_store
+from ingest.uploads import MAX_NAME_BYTES
 
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
 WITKOFF = "Who did Trump send to Moscow?"
@@ -672,7 +673,7 @@ def test_hostile_upload_names_stay_in_the_upload_areas(chat):
     status = upload_event(chat, received, "upload-docs")
     assert f"{len(received)} added" in status, status
     saved = sorted(p.name for p in uploads.iterdir())
-    assert "escape-upload.txt" in saved and all("\x00" not in n and len(n.encode()) <= ui.MAX_NAME_BYTES for n in saved)
+    assert "escape-upload.txt" in saved and all("\x00" not in n and len(n.encode()) <= MAX_NAME_BYTES for n in saved)
     # A path the page never received is refused by Gradio before our code sees it.
     refused = upload_event(chat, [{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}], "upload-docs")
     assert '"error"' in refused and "hostname" not in {p.name for p in uploads.iterdir()}
