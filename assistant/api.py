@@ -22,14 +22,12 @@ from assistant.history import History
 from assistant.judge import AnswerJudge, load_models
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings
-from assistant.types import Answer, DocumentInfo, Passage, strip_markers
+from assistant.types import UNPRINTABLE, Answer, DocumentInfo, Passage, strip_markers
 from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
 
 Sources = Collection[str] | None
-# Control characters, and lone surrogates (valid in a Python str or JSON, not in UTF-8: the tokenizer raises).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -188,12 +186,12 @@ class Assistant:
     def _turn(self, question: str, history: History | None, source: str | None, sources: Sources) -> Turn:
         if not isinstance(question, str):
             raise InvalidQuestion("question: expected text")
-        question = _CONTROL.sub(" ", question).strip()
+        question = UNPRINTABLE.sub(" ", question).strip()
         if not question:
             raise InvalidQuestion("question: empty; ask something about your documents")
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
-        history = tuple((_CONTROL.sub(" ", str(u)), _CONTROL.sub(" ", str(a))) for u, a in (history or []))
+        history = tuple((UNPRINTABLE.sub(" ", str(u)), UNPRINTABLE.sub(" ", str(a))) for u, a in (history or []))
         scope = scope_of([*([source] if source else []), *(sources or ())])
         return Turn(question=question, history=history, sources=scope)
 
