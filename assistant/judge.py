@@ -69,6 +69,17 @@ def sentences_of(passages: list[Passage]) -> list[Sentence]:
     return [Sentence(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
 
 
+def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
+    """Unit vectors of passage sentences: those ingest stored with the chunks, the rest (chunks stored before sentence
+    vectors existed, or sentences across a chunk boundary) embedded now."""
+    rows = [passages[s.passage].sentence_vector(s.start, s.end) for s in sentences]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):
+            rows[i] = row
+    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
 def coverage(query_terms: list[str], terms: set[str], idf: Callable[[str], float]) -> float:
     """IDF-weighted share of the query's terms found in `terms`."""
     wanted = set(query_terms)
@@ -104,7 +115,7 @@ class AnswerJudge:
         passages_text = [p.text for p in passages]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
-        cosine = self.embedder.sentence_vectors([sentences[i].text for i in chosen]) @ self.embedder.query_vector(question)
+        cosine = vectors_of(self.embedder, [sentences[i] for i in chosen], passages) @ self.embedder.query_vector(question)
         q_terms = self.terms(question)
         q_set = set(q_terms)
         q_key = q_set - self._function

@@ -8,15 +8,17 @@ import shutil
 import threading
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SkipValidation
 
-from assistant.types import Marks, Passage
+from assistant.types import Marks, Passage, SentenceVectors
+from ingest.chunking import sentence_spans
+from ingest.records import StoredChunk, unpack_vectors
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
@@ -35,6 +37,37 @@ def _where(sources: frozenset[str] | None) -> dict | None:
     if sources is None:
         return None
     return {"source": next(iter(sources))} if len(sources) == 1 else {"source": {"$in": sorted(sources)}}
+
+
+class QueryEmbedder(Protocol):
+    def query_vector(self, text: str) -> np.ndarray:
+        """The unit vector of a question."""
+
+
+class ChunkStore(Protocol):
+    """What retrieval reads from the store (ingest.store.Store)."""
+
+    def version(self) -> str: ...
+
+    def query(self, vector, k: int, where: dict | None = None) -> list[StoredChunk]: ...
+
+    def get(self, ids: list[str]) -> list[StoredChunk]: ...
+
+    def everything(self) -> list[StoredChunk]: ...
+
+    def count(self) -> int: ...
+
+
+class Lexical(Protocol):
+    """What hybrid retrieval and answering read from the lexical index (LexicalIndex)."""
+
+    ids: list[str]
+
+    def refresh(self) -> None: ...
+
+    def search(self, query: str, k: int, scope: "Scope" = None) -> list[int]: ...
+
+    def idf(self, term: str) -> float: ...
 
 
 class Terms:
@@ -62,7 +95,7 @@ class LexicalIndex:
     With a `folder` the index is saved there per version and shared by every process and replica: a new process
     loads it instead of rebuilding it. It holds chunk ids and sources only; texts come from the store on a hit."""
 
-    def __init__(self, store, terms: Terms, folder: Path | None = None):
+    def __init__(self, store: ChunkStore, terms: Terms, folder: Path | None = None):
         self.store = store
         self.terms = terms
         self.folder = folder
@@ -89,14 +122,14 @@ class LexicalIndex:
 
         got = self.store.everything()
         bm25 = bm25s.BM25()
-        if got["ids"]:
+        if got:
             vocab: dict[str, int] = {}
-            corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(text)] for text in got["documents"]]
+            corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(chunk.text)] for chunk in got]
             bm25.index(bm25s.tokenization.Tokenized(ids=corpus, vocab=vocab), show_progress=False)
-        self._use(bm25, got["ids"], [m["source"] for m in got["metadatas"]], version)
+        self._use(bm25, [chunk.id for chunk in got], [chunk.meta.source for chunk in got], version)
         self.builds += 1
         # Saved only when nothing was written meanwhile: the index on disk must be exactly its version's.
-        if self.folder is not None and got["ids"] and self.store.version() == version:
+        if self.folder is not None and got and self.store.version() == version:
             self._save(bm25, version)
 
     def _use(self, bm25, ids: list[str], sources: list[str], version: str) -> None:
@@ -165,11 +198,24 @@ class LexicalIndex:
         return [int(i) for i in top if scores[i] > 0]
 
 
-def _passage(text: str, meta: dict, score: float, chunk_id: str) -> Passage:
-    marks = Marks.model_validate_json(meta["marks"]) if "marks" in meta else Marks()  # absent: stored before marks
-    return Passage(source=meta["source"], title=meta.get("title", ""), text=text, start=meta["start"], end=meta["end"],
-                   line_start=meta["line_start"], line_end=meta["line_end"], page=meta.get("page"),
-                   score=score, chunk_ids=(chunk_id,), marks=marks)
+def _passage(chunk: StoredChunk) -> Passage:
+    meta = chunk.meta
+    marks = Marks.model_validate_json(meta.marks) if meta.marks else Marks()  # absent: stored before marks
+    return Passage(source=meta.source, title=meta.title, text=chunk.text, start=meta.start, end=meta.end,
+                   line_start=meta.line_start, line_end=meta.line_end, page=meta.page, chunk_ids=(chunk.id,),
+                   marks=marks, sentence_vectors=_sentence_vectors(chunk))
+
+
+def _sentence_vectors(chunk: StoredChunk) -> SentenceVectors | None:
+    """The chunk's stored sentence vectors keyed by document offsets; None when it has none (stored before they
+    existed) or they do not match its sentences."""
+    packed = chunk.meta.sentence_vectors
+    vectors = unpack_vectors(packed) if packed else None
+    spans = sentence_spans(chunk.text)
+    if vectors is None or len(vectors) != len(spans):
+        return None
+    start = chunk.meta.start
+    return SentenceVectors({(start + s, start + e): row for (s, e), row in zip(spans, vectors)})
 
 
 def merge(a: Passage, b: Passage) -> Passage | None:
@@ -182,6 +228,8 @@ def merge(a: Passage, b: Passage) -> Passage | None:
         "text": text, "end": max(first.end, second.end), "line_end": max(first.line_end, second.line_end),
         "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids,
         "marks": first.marks.merged(second.marks),
+        "sentence_vectors": first.sentence_vectors.merged(second.sentence_vectors) if first.sentence_vectors
+        else second.sentence_vectors,
     })
 
 
@@ -190,9 +238,9 @@ class HybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: Any
-    embedder: Any
-    lexical: Any
+    store: SkipValidation[ChunkStore]
+    embedder: SkipValidation[QueryEmbedder]
+    lexical: SkipValidation[Lexical]
     k: int = 5
     source: Scope = None  # one source path or several
 
@@ -209,14 +257,13 @@ class HybridRetriever(BaseRetriever):
         candidates: dict[str, Passage] = {}
         fused: dict[str, float] = {}
         dense = self.store.query(self.embedder.query_vector(query), fetch, _where(sources))
-        for rank, (chunk_id, text, meta) in enumerate(zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0])):
-            candidates[chunk_id] = _passage(text, meta, 0.0, chunk_id)
-            fused[chunk_id] = 1.0 / (_RRF_K + rank + 1)
+        for rank, chunk in enumerate(dense):
+            candidates[chunk.id] = _passage(chunk)
+            fused[chunk.id] = 1.0 / (_RRF_K + rank + 1)
         lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, sources)]
         # Lexical hits the dense search did not bring are read from the store (gone since the index was built: skipped).
-        missing = self.store.get([chunk_id for chunk_id in lexical if chunk_id not in candidates])
-        for chunk_id, text, meta in zip(missing["ids"], missing["documents"], missing["metadatas"]):
-            candidates[chunk_id] = _passage(text, meta, 0.0, chunk_id)
+        for chunk in self.store.get([chunk_id for chunk_id in lexical if chunk_id not in candidates]):
+            candidates[chunk.id] = _passage(chunk)
         for rank, chunk_id in enumerate(lexical):
             if chunk_id in candidates:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)

@@ -6,7 +6,8 @@ from bisect import bisect_right
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 
 # The one citation-marker syntax: "[1]" or "[1, 2]" (numbers of `Citation.number`), with the space before it.
@@ -78,6 +79,29 @@ def _span(prefix: str, plural: str, first: int, last: int) -> str:
     return f"{prefix} {first}" if first == last else f"{plural} {first}-{last}"
 
 
+class SentenceVectors:
+    """Unit vectors of sentences computed at ingest, keyed by their (start, end) offsets into the document's text
+    (as Passage.start)."""
+
+    def __init__(self, rows: dict[tuple[int, int], np.ndarray]):
+        self._rows = rows
+
+    def get(self, start: int, end: int) -> np.ndarray | None:
+        return self._rows.get((start, end))
+
+    def merged(self, other: "SentenceVectors | None") -> "SentenceVectors":
+        return self if other is None else SentenceVectors({**self._rows, **other._rows})
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other) -> bool:  # one ingest computed both: equal spans stand for equal vectors
+        return isinstance(other, SentenceVectors) and self._rows.keys() == other._rows.keys()
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._rows))
+
+
 class Passage(_Frozen):
     """A retrieved span of one document (one chunk, or overlapping chunks merged)."""
 
@@ -92,6 +116,15 @@ class Passage(_Frozen):
     score: float = 0.0
     chunk_ids: tuple[str, ...] = ()
     marks: Marks = Marks()  # empty for chunks stored before marks existed: lines are then lines of the text
+    # Internal to answering (never serialized); None for chunks stored before sentence vectors existed.
+    sentence_vectors: SentenceVectors | None = Field(default=None, exclude=True, repr=False)
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    def sentence_vector(self, start: int, end: int) -> np.ndarray | None:
+        """The stored vector of the sentence at [start, end) of this passage's text, if ingest stored one."""
+        vectors = self.sentence_vectors
+        return None if vectors is None else vectors.get(self.start + start, self.start + end)
 
     def locate(self, offset: int) -> int:
         """The 1-based line on disk (DOCX: paragraph) of a char offset inside this passage's text."""

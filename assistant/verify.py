@@ -8,7 +8,7 @@ import numpy as np
 
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
-from assistant.judge import Logistic, coverage, function_terms, load_models, sentences_of
+from assistant.judge import Logistic, coverage, function_terms, load_models, sentences_of, vectors_of
 from assistant.types import Citation, Passage
 
 SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
@@ -87,7 +87,7 @@ class Verifier:
         sentences = [s for s in sentences_of([passage]) if not addresses_assistant(s.text)]
         if not sentences:
             return None
-        cosine = self.embedder.sentence_vectors([s.text for s in sentences]) @ self.embedder.sentence_vectors([claim])[0]
+        cosine = vectors_of(self.embedder, sentences, [passage]) @ self.embedder.sentence_vectors([claim])[0]
         claim_terms = self.terms(claim)
         sentence_terms = [set(self.terms(s.text)) for s in sentences]
         covered = [coverage(claim_terms, t, self.idf) for t in sentence_terms]

@@ -7,6 +7,7 @@ from typing import Callable
 
 from assistant.types import Marks
 from ingest.loaders import LoadedDocument
+from ingest.records import ChunkMeta
 
 # Words whose trailing dot does not end a sentence (lower-cased, without the dot).
 _ABBREVIATIONS = frozenset(
@@ -31,16 +32,11 @@ class Chunk:
     page: int | None = None
     marks: Marks = Marks()  # where each line, page and section inside the chunk begins
 
-    def metadata(self, n_chunks: int) -> dict:
-        """Chroma metadata: everything but the text (Chroma stores that as the document)."""
-        meta = {
-            "source": self.source, "title": self.title, "start": self.start, "end": self.end,
-            "line_start": self.line_start, "line_end": self.line_end, "index": self.index,
-            "doc_hash": self.doc_hash, "n_chunks": n_chunks, "marks": self.marks.model_dump_json(),
-        }
-        if self.page is not None:
-            meta["page"] = self.page
-        return meta
+    def metadata(self, n_chunks: int) -> ChunkMeta:
+        """What the store keeps beside the text (Chroma stores that as the document)."""
+        return ChunkMeta(source=self.source, title=self.title, start=self.start, end=self.end,
+                         line_start=self.line_start, line_end=self.line_end, index=self.index, doc_hash=self.doc_hash,
+                         n_chunks=n_chunks, marks=self.marks.model_dump_json(), page=self.page)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -62,6 +62,9 @@ class Encoder(Protocol):
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
 
+    def encode_tokens(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`, plus each text's token embeddings (special tokens included, no padding) from the same pass."""
+
 
 class Embedder(Embeddings):
     """Normalized sentence embeddings; the model loads on first encode (or `warm_up()`), once.
@@ -132,6 +135,15 @@ class Embedder(Embeddings):
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, self.batch_size)
 
+    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                              ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Each text's vector and, from the same forward pass, a unit vector per span (its sentences): the mean of the
+        token embeddings inside the span. None for a text whose tokens do not line up with the model's."""
+        vectors, tokens = self.model.encode_tokens(texts, self.batch_size)
+        encodings = self.tokenizer.encode_batch(texts) if texts else []
+        return vectors, [pool_spans(hidden, encoding, text_spans)
+                         for hidden, encoding, text_spans in zip(tokens, encodings, spans)]
+
     def _vector(self, text: str) -> np.ndarray:
         vector = self.encode([text])[0]
         vector.setflags(write=False)
@@ -156,6 +168,23 @@ class Embedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.query_vector(text).tolist()
+
+
+def pool_spans(hidden: np.ndarray, encoding, spans: list[tuple[int, int]]) -> np.ndarray | None:
+    """Unit mean of the token rows overlapping each char span; None when the tokenizer's tokens are not the model's
+    (a truncated text) or a span has no token."""
+    if len(encoding.ids) != len(hidden) or not spans:
+        return None
+    offsets = np.array(encoding.offsets).reshape(-1, 2)
+    real = ~np.array(encoding.special_tokens_mask, bool)
+    rows = []
+    for start, end in spans:
+        inside = real & (offsets[:, 0] < end) & (offsets[:, 1] > start)
+        if not inside.any():
+            return None
+        rows.append(hidden[inside].mean(axis=0))
+    pooled = np.array(rows, np.float32)
+    return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
 def _tokenizer(path: str):
@@ -187,6 +216,16 @@ class TorchEncoder:
         return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                                  show_progress_bar=False).astype(np.float32, copy=False)
 
+    def encode_tokens(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, self.model.get_embedding_dimension()), np.float32), []
+        outputs = self.model.encode(texts, batch_size=batch_size, output_value=None, normalize_embeddings=True,
+                                    show_progress_bar=False)
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs]).astype(np.float32, copy=False)
+        vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        # Token rows come padded to the batch's longest text: the attention mask says which are the text's.
+        return vectors, [o["token_embeddings"][o["attention_mask"].bool()].float().numpy() for o in outputs]
+
 
 class OnnxEncoder:
     """The same transformer exported to ONNX, run by ONNX Runtime: mean pooling and normalization as the model's
@@ -205,9 +244,15 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self._run(texts, batch_size, False)[0]
+
+    def encode_tokens(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._run(texts, batch_size, True)
+
+    def _run(self, texts: list[str], batch_size: int, keep_tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         # Longest first, as sentence-transformers does: batches of similar lengths pad least.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        rows = []
+        rows, tokens = [], []
         for at in range(0, len(order), batch_size):
             encoded = self.tokenizer.encode_batch([texts[i] for i in order[at:at + batch_size]])
             ids = np.array([e.ids for e in encoded], np.int64)
@@ -217,12 +262,17 @@ class OnnxEncoder:
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             rows.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+            if keep_tokens:
+                tokens += [row[:length] for row, length in zip(hidden, mask.sum(axis=1))]
         if not rows:
-            return np.zeros((0, self.dimension), np.float32)
+            return np.zeros((0, self.dimension), np.float32), []
         vectors = np.concatenate(rows).astype(np.float32, copy=False)
         result = np.empty_like(vectors)
         result[order] = vectors
-        return result
+        unsorted = [np.empty(0)] * len(tokens)
+        for position, row in zip(order, tokens):
+            unsorted[position] = row
+        return result, unsorted
 
 
 def _sentence_transformer(path: str):

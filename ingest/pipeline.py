@@ -3,16 +3,17 @@
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
 from assistant.errors import LoadError, UnsupportedFile
 from assistant.settings import MB, Settings
-from ingest.chunking import Chunk, Chunker, document_hash
+from ingest.chunking import Chunk, Chunker, document_hash, sentence_spans
 from ingest.embedding import Embedder, get_embedder
 from ingest.loaders import LoadedDocument, iter_files, load_document
+from ingest.records import ChunkMeta, pack_vectors
 from ingest.store import Store, open_store
 
 # Chunks encoded together: big enough for the model's length-sorted batching, small enough to keep memory flat.
@@ -47,8 +48,9 @@ class _Pending:
     stale: list[str]
     document: dict  # what every chunk records about its whole document (for `Store.documents`)
 
-    def metadata(self, chunk: Chunk) -> dict:
-        return {**chunk.metadata(len(self.chunks)), **self.document}
+    def metadata(self, chunk: Chunk, sentence_vectors: str | None = None) -> ChunkMeta:
+        """A kept chunk passes no sentence vectors: the store keeps those it has."""
+        return replace(chunk.metadata(len(self.chunks)), sentence_vectors=sentence_vectors, **self.document)
 
 
 class Ingestor:
@@ -110,7 +112,7 @@ class Ingestor:
         hashed = document_hash(document)
         if document.empty_pages:  # said at every ingest, changed or not
             report.notes.append(f"{document.source}: {_pages(document.empty_pages)}: no text layer")
-        if stored and all(m.get("doc_hash") == hashed and m.get("n_chunks") == len(stored) for m in stored.values()):
+        if stored and all(m.doc_hash == hashed and m.n_chunks == len(stored) for m in stored.values()):
             report.unchanged += len(stored)
             return None
         chunks = self.chunker.split(document)
@@ -124,9 +126,12 @@ class Ingestor:
         return _Pending(chunks, new, [i for i in stored if i not in ids], about)
 
     def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
-        """Embed all new chunks at once, then hand the writes to the writer once it has finished the last window."""
+        """Embed all new chunks at once (and their sentences, pooled from the same pass), then hand the writes to the
+        writer once it has finished the last window."""
         new = [c for p in pending for c in p.new]
-        vectors = iter(self.embedder.encode([c.text for c in new]) if new else [])
+        vectors, sentences = self.embedder.encode_with_sentences([c.text for c in new],
+                                                                 [sentence_spans(c.text) for c in new])
+        vectors = iter(zip(vectors, [None if s is None else pack_vectors(s) for s in sentences]))
         self._wait_written()
         self._written = self._writer.submit(self._write, pending, vectors, report)
 
@@ -140,8 +145,9 @@ class Ingestor:
         """Document by document: new chunks first, stale ones last; then the version changes for readers."""
         for item in pending:
             if item.new:
-                self.store.upsert([c.id for c in item.new], [next(vectors) for _ in item.new],
-                                  [c.text for c in item.new], [item.metadata(c) for c in item.new])
+                encoded = [next(vectors) for _ in item.new]
+                self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded], [c.text for c in item.new],
+                                  [item.metadata(c, packed) for c, (_, packed) in zip(item.new, encoded)])
             new_ids = {c.id for c in item.new}
             kept = [c for c in item.chunks if c.id not in new_ids]
             if kept:

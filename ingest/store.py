@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from assistant.errors import AssistantError, ModelMismatch, StoreUnreachable
 from assistant.settings import Settings
 from assistant.types import DocumentInfo
+from ingest.records import SENTENCE_VECTORS_FORMAT, ChunkMeta, StoredChunk
 
 _IDENTITY_KEYS = ("embedding_model", "embedding_backend", "embedding_dim")
 # Rows per read: one unpaged get of ~33 000 rows fails in embedded Chroma ("too many SQL variables").
@@ -103,7 +104,7 @@ class Store:
 
     def _open(self):
         collection = self.client.get_or_create_collection(
-            self.name, metadata={**self.identity, "version": "empty"},
+            self.name, metadata={**self.identity, "sentence_vectors": SENTENCE_VECTORS_FORMAT, "version": "empty"},
             configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
         )
         found = {key: (collection.metadata or {}).get(key) for key in _IDENTITY_KEYS}
@@ -150,16 +151,14 @@ class Store:
             self._max_batch = max(1, int(self._call(self.client.get_max_batch_size)))
         return self._max_batch
 
-    def _get_all(self, include: list[str], where: dict | None = None) -> dict:
-        """Every matching record, read in pages (one unpaged read of a large collection fails)."""
-        got = {"ids": [], "documents": [], "metadatas": []}
+    def _get_all(self, include: list[str], where: dict | None = None) -> list[StoredChunk]:
+        """Every matching record (`include` names "metadatas"), read in pages (one unpaged read of a large collection
+        fails)."""
+        got: list[StoredChunk] = []
         offset = 0
         while True:
             page = self._call(self.collection.get, where=where, include=include, limit=_PAGE, offset=offset)
-            got["ids"] += page["ids"]
-            for key in ("documents", "metadatas"):
-                if key in include:
-                    got[key] += page[key]
+            got += _records(page)
             if len(page["ids"]) < _PAGE:
                 return got
             offset += _PAGE
@@ -170,78 +169,76 @@ class Store:
         return str(metadata.get("version"))
 
     def bump_version(self) -> None:
-        metadata = {**(self.collection.metadata or {}), "version": uuid.uuid4().hex}
+        # Every write of this version stores sentence vectors with its new chunks: an older collection says so from
+        # its first write on (its earlier chunks have none, and answering embeds theirs when asked).
+        metadata = {**(self.collection.metadata or {}), "sentence_vectors": SENTENCE_VECTORS_FORMAT,
+                    "version": uuid.uuid4().hex}
         self._call(self.collection.modify, metadata=metadata)
 
     def count(self) -> int:
         return self._call(self.collection.count)
 
-    def chunks_of(self, source: str) -> dict[str, dict]:
+    def chunks_of(self, source: str) -> dict[str, ChunkMeta]:
         """id -> metadata of every stored chunk of one source file."""
-        got = self._get_all(["metadatas"], where={"source": source})
-        return dict(zip(got["ids"], got["metadatas"]))
+        return {chunk.id: chunk.meta for chunk in self._get_all(["metadatas"], where={"source": source})}
 
     def sources(self) -> set[str]:
-        return {meta["source"] for meta in self._get_all(["metadatas"])["metadatas"]}
+        return {chunk.meta.source for chunk in self._get_all(["metadatas"])}
 
     def has(self, source: str) -> bool:
         return bool(self._call(self.collection.get, where={"source": source}, include=[], limit=1)["ids"])
 
     def documents(self) -> list[DocumentInfo]:
         """One record per document, sorted by source, from the metadata of each document's first chunk only."""
-        found: dict[str, dict] = {}
-        for meta in self._get_all(["metadatas"], where={"index": 0})["metadatas"]:
+        found: dict[str, ChunkMeta] = {}
+        for chunk in self._get_all(["metadatas"], where={"index": 0}):
             # While a changed document is being written, its old and new first chunks both exist: the newer wins.
-            kept = found.get(meta["source"])
-            if kept is None or str(meta.get("ingested_at", "")) > str(kept.get("ingested_at", "")):
-                found[meta["source"]] = meta
+            meta, kept = chunk.meta, found.get(chunk.meta.source)
+            if kept is None or (meta.ingested_at or "") > (kept.ingested_at or ""):
+                found[meta.source] = meta
         model = self.identity["embedding_model"]
-        return [DocumentInfo(source=source, title=meta.get("title", ""), format=meta.get("format"),
-                             pages=meta.get("pages"), chunks=meta.get("n_chunks"), characters=meta.get("characters"),
-                             content_hash=meta.get("doc_hash"), ingested_at=meta.get("ingested_at"),
-                             embedding_model=model)
+        return [DocumentInfo(source=source, title=meta.title, format=meta.format, pages=meta.pages,
+                             chunks=meta.n_chunks, characters=meta.characters, content_hash=meta.doc_hash or None,
+                             ingested_at=meta.ingested_at, embedding_model=model)
                 for source, meta in sorted(found.items())]
 
     def remove(self, source: str) -> int:
         """Delete every chunk of one document in one write (readers see all of it or none), then bump the version
         so every process's lexical index forgets it; returns the number of chunks removed."""
-        removed = len(self._get_all([], where={"source": source})["ids"])
+        removed = len(self._get_all(["metadatas"], where={"source": source}))
         if removed:
             self._call(self.collection.delete, where={"source": source})
             self.bump_version()
         return removed
 
-    def everything(self) -> dict:
-        """ids, documents and metadatas of every complete document (for the lexical index).
+    def everything(self) -> list[StoredChunk]:
+        """Every chunk of every complete document (for the lexical index).
 
         A document is complete when all `n_chunks` of one version (`doc_hash`) are stored: while ingest writes a
         document (in several batches if it is large, or as a new version beside the old one) readers of this
         see the old version whole or the new one whole, never half of either."""
         got = self._get_all(["documents", "metadatas"])
-        versions = Counter((m.get("source"), m.get("doc_hash")) for m in got["metadatas"])
-        keep = [i for i, m in enumerate(got["metadatas"])
-                if "n_chunks" not in m or versions[(m.get("source"), m.get("doc_hash"))] == m["n_chunks"]]
-        if len(keep) == len(got["ids"]):
-            return got
-        return {key: [got[key][i] for i in keep] for key in ("ids", "documents", "metadatas")}
+        versions = Counter((c.meta.source, c.meta.doc_hash) for c in got)
+        return [c for c in got if c.meta.n_chunks is None or versions[(c.meta.source, c.meta.doc_hash)] == c.meta.n_chunks]
 
-    def get(self, ids: list[str]) -> dict:
-        """ids, documents and metadatas of these chunks (those still stored)."""
+    def get(self, ids: list[str]) -> list[StoredChunk]:
+        """These chunks (those still stored)."""
         if not ids:
-            return {"ids": [], "documents": [], "metadatas": []}
-        return self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
+            return []
+        return _records(self._call(self.collection.get, ids=ids, include=["documents", "metadatas"]))
 
-    def upsert(self, ids, embeddings, documents, metadatas) -> None:
+    def upsert(self, ids: list[str], embeddings, documents: list[str], metadatas: list[ChunkMeta]) -> None:
         """One write when it fits in a batch, which Chroma applies at once; larger documents take several."""
         for at in range(0, len(ids), self.max_batch):
             end = at + self.max_batch
             self._call(self.collection.upsert, ids=ids[at:end], embeddings=embeddings[at:end],
-                       documents=documents[at:end], metadatas=metadatas[at:end])
+                       documents=documents[at:end], metadatas=[m.to_chroma() for m in metadatas[at:end]])
 
-    def update_metadata(self, ids, metadatas) -> None:
+    def update_metadata(self, ids: list[str], metadatas: list[ChunkMeta]) -> None:
+        """Chroma merges the given keys into the stored ones: fields left None (sentence vectors) are kept."""
         for at in range(0, len(ids), self.max_batch):
             self._call(self.collection.update, ids=ids[at:at + self.max_batch],
-                       metadatas=metadatas[at:at + self.max_batch])
+                       metadatas=[m.to_chroma() for m in metadatas[at:at + self.max_batch]])
 
     def delete(self, ids=None, where=None) -> None:
         if ids is None:
@@ -250,9 +247,20 @@ class Store:
         for at in range(0, len(ids), self.max_batch):
             self._call(self.collection.delete, ids=ids[at:at + self.max_batch], where=where)
 
-    def query(self, vector, k: int, where: dict | None = None) -> dict:
-        return self._call(self.collection.query, query_embeddings=[vector], n_results=k, where=where,
-                          include=["documents", "metadatas", "distances"])
+    def query(self, vector, k: int, where: dict | None = None) -> list[StoredChunk]:
+        """The k nearest chunks, nearest first."""
+        got = self._call(self.collection.query, query_embeddings=[vector], n_results=k, where=where,
+                         include=["documents", "metadatas", "distances"])
+        return _records({key: (value[0] if value else value) for key, value in got.items()})
+
+
+def _records(got) -> list[StoredChunk]:
+    """Chroma's parallel lists (ids, documents, metadatas, distances: those included) as typed records."""
+    ids = got["ids"]
+    documents = got.get("documents") or [""] * len(ids)
+    distances = got.get("distances") or [None] * len(ids)
+    return [StoredChunk(i, text or "", ChunkMeta.from_chroma(meta), distance)
+            for i, text, meta, distance in zip(ids, documents, got["metadatas"], distances)]
 
 
 def _is_connection_error(exc: Exception) -> bool:
