@@ -203,7 +203,16 @@ def _passage(chunk: StoredChunk) -> Passage:
     marks = Marks.model_validate_json(meta.marks) if meta.marks else Marks()  # absent: stored before marks
     return Passage(source=meta.source, title=meta.title, text=chunk.text, start=meta.start, end=meta.end,
                    line_start=meta.line_start, line_end=meta.line_end, page=meta.page, chunk_ids=(chunk.id,),
-                   marks=marks, sentence_vectors=_sentence_vectors(chunk))
+                   marks=marks)
+
+
+def _with_vectors(passage: Passage, chunks: dict[str, StoredChunk]) -> Passage:
+    """The passage with its chunks' stored sentence vectors (decoded for the returned passages only)."""
+    vectors = None
+    for chunk_id in passage.chunk_ids:
+        found = _sentence_vectors(chunks[chunk_id])
+        vectors = found if vectors is None else vectors.merged(found)
+    return passage.model_copy(update={"sentence_vectors": vectors})
 
 
 def _sentence_vectors(chunk: StoredChunk) -> SentenceVectors | None:
@@ -228,8 +237,6 @@ def merge(a: Passage, b: Passage) -> Passage | None:
         "text": text, "end": max(first.end, second.end), "line_end": max(first.line_end, second.line_end),
         "score": max(a.score, b.score), "chunk_ids": a.chunk_ids + b.chunk_ids,
         "marks": first.marks.merged(second.marks),
-        "sentence_vectors": first.sentence_vectors.merged(second.sentence_vectors) if first.sentence_vectors
-        else second.sentence_vectors,
     })
 
 
@@ -254,16 +261,16 @@ class HybridRetriever(BaseRetriever):
         k = self.k if k is None else k
         fetch = max(4 * k, 20)
         sources = scope_of(scope)
-        candidates: dict[str, Passage] = {}
+        chunks: dict[str, StoredChunk] = {}
         fused: dict[str, float] = {}
         dense = self.store.query(self.embedder.query_vector(query), fetch, _where(sources))
         for rank, chunk in enumerate(dense):
-            candidates[chunk.id] = _passage(chunk)
+            chunks[chunk.id] = chunk
             fused[chunk.id] = 1.0 / (_RRF_K + rank + 1)
         lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, sources)]
         # Lexical hits the dense search did not bring are read from the store (gone since the index was built: skipped).
-        for chunk in self.store.get([chunk_id for chunk_id in lexical if chunk_id not in candidates]):
-            candidates[chunk.id] = _passage(chunk)
+        chunks.update((chunk.id, chunk) for chunk in self.store.get([c for c in lexical if c not in chunks]))
+        candidates = {chunk_id: _passage(chunk) for chunk_id, chunk in chunks.items()}
         for rank, chunk_id in enumerate(lexical):
             if chunk_id in candidates:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
@@ -279,4 +286,4 @@ class HybridRetriever(BaseRetriever):
             position = touching[0] if touching else len(ranked)
             ranked = [p for i, p in enumerate(ranked) if i not in touching]
             ranked.insert(position, merged)
-        return ranked
+        return [_with_vectors(p, chunks) for p in ranked]

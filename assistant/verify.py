@@ -87,7 +87,11 @@ class Verifier:
         sentences = [s for s in sentences_of([passage]) if not addresses_assistant(s.text)]
         if not sentences:
             return None
-        cosine = vectors_of(self.embedder, sentences, [passage]) @ self.embedder.sentence_vectors([claim])[0]
+        vectors = vectors_of(self.embedder, sentences, [passage])
+        # An extractive claim is one of these sentences: its stored vector, so both sides come from one pass.
+        own = next((vectors[i] for i, s in enumerate(sentences)
+                    if s.text == claim and passage.sentence_vector(s.start, s.end) is not None), None)
+        cosine = vectors @ (self.embedder.sentence_vectors([claim])[0] if own is None else own)
         claim_terms = self.terms(claim)
         sentence_terms = [set(self.terms(s.text)) for s in sentences]
         covered = [coverage(claim_terms, t, self.idf) for t in sentence_terms]

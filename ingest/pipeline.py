@@ -129,8 +129,9 @@ class Ingestor:
         """Embed all new chunks at once (and their sentences, pooled from the same pass), then hand the writes to the
         writer once it has finished the last window."""
         new = [c for p in pending for c in p.new]
-        vectors, sentences = self.embedder.encode_with_sentences([c.text for c in new],
-                                                                 [sentence_spans(c.text) for c in new])
+        vectors, sentences = (self.embedder.encode_with_sentences([c.text for c in new],
+                                                                  [sentence_spans(c.text) for c in new])
+                              if new else ([], []))  # nothing new: the model is never loaded
         vectors = iter(zip(vectors, [None if s is None else pack_vectors(s) for s in sentences]))
         self._wait_written()
         self._written = self._writer.submit(self._write, pending, vectors, report)

@@ -251,9 +251,8 @@ def test_unanswerable_questions_are_refused(sample_bot, question):
 
 # -- follow-ups -------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="'What about Zelensky?' after a Crimea question: the deterministic rewrite adds the "
-                   "previous question, and embedding + lexical scoring still prefers Zelensky's accusation (line 39) "
-                   "over his territorial stance (line 28); an LLM rewrite or a reranker would tell them apart")
+# Passed since sentence vectors are pooled from the chunk's own pass (in context): they tell Zelensky's territorial
+# stance (line 28) from his accusation (line 39), which sentences embedded alone did not.
 def test_what_about_follow_up_takes_its_subject_from_the_history(sample_bot):
     first = sample_bot.ask("What does Putin consider Crimea?")
     answer = sample_bot.ask("What about Zelensky?", history=[(first.question, first.text)])

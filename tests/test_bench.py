@@ -117,11 +117,11 @@ def test_synthetic_chunks_look_real():
     ids, vecs, docs, metas = batches[0]
     assert ids[0] == "bench-synthetic-0000008" and len(set(ids)) == 10
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
-    assert all(set(m) == METADATA_KEYS for m in metas)
-    assert docs[1] == "b\nc" and metas[1]["line_end"] == metas[1]["line_start"] + 1  # line breaks are kept
+    assert all(set(m.to_chroma()) == METADATA_KEYS for m in metas)
+    assert docs[1] == "b\nc" and metas[1].line_end == metas[1].line_start + 1  # line breaks are kept
     assert docs[0] != texts[0] and len(docs[0].split()) == 7  # a word swapped, so copies never share sentences
     assert docs[0] != docs[4]  # two copies of the same real chunk differ too
-    assert all(m["end"] - m["start"] == len(d) for m, d in zip(metas, docs))
+    assert all(m.end - m.start == len(d) for m, d in zip(metas, docs))
 
 
 def test_cli_registers_bench():

@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -393,7 +394,7 @@ def test_answers_keep_coming_while_ingest_runs(tmp_path, settings, monkeypatch):
             raw = store.collection.get(include=["metadatas"])
             seen.append(len(raw["ids"]))
             problems.extend(f"raw: {p}" for p in partial_documents(raw["metadatas"]))
-            problems.extend(f"lexical: {p}" for p in partial_documents(store.everything()["metadatas"]))
+            problems.extend(f"lexical: {p}" for p in partial_documents([asdict(c.meta) for c in store.everything()]))
             time.sleep(0.05)
 
     writer, watcher = threading.Thread(target=ingest), threading.Thread(target=watch)
@@ -432,7 +433,7 @@ def test_a_document_larger_than_chromas_batch_is_stored_whole(tmp_path, settings
 
     def watch():  # the lexical index's view, as often as it can be read
         while not done.is_set():
-            sizes.add(len(ingestor.store.everything()["ids"]))
+            sizes.add(len(ingestor.store.everything()))
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -462,7 +463,7 @@ def test_a_collection_over_sqlites_variable_limit_is_read_in_pages(tmp_path):
         store.upsert(ids, rng.standard_normal((per_doc, 8)).astype(np.float32).tolist(),
                      [f"record {i} of volume v{d}x" for i in range(per_doc)], metas)
     store.bump_version()
-    assert len(store.everything()["ids"]) == docs * per_doc
+    assert len(store.everything()) == docs * per_doc
     assert len(store.sources()) == docs and len(store.chunks_of("/docs/7.txt")) == per_doc
     index = LexicalIndex(store, Terms())
     hits = index.search("volume v33x", 5)
@@ -825,7 +826,7 @@ def hostile_settings(tmp_path_factory):
 
 def test_hostile_documents_are_answered_from_and_stay_inert(hostile_settings):
     stored = open_store(hostile_settings, get_embedder(hostile_settings).identity).everything()
-    text = "\n".join(d for d, m in zip(stored["documents"], stored["metadatas"]) if m["source"].endswith(".html"))
+    text = "\n".join(chunk.text for chunk in stored if chunk.meta.source.endswith(".html"))
     for hidden in [f"__xss={n}" for n in (1, 2, 3, 4, 5, 6, 11, 12)] + ["display: none", "template content",
                                                                         "noscript content"]:
         assert not re.search(re.escape(hidden) + r"(?!\d)", text), hidden  # script, handlers, head: never text

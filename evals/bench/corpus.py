@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.settings import MB
+from ingest.records import ChunkMeta
 
 # Questions about Python's language reference (the topics `pydoc_data.topics` ships), one per line.
 PYDOC_QUESTIONS = """\
@@ -188,12 +189,15 @@ def synthetic_batches(real: dict, start: int, count: int, folder: str, batch: in
             offset = index * 600
             ids.append(f"bench-synthetic-{number:07d}")
             docs.append(text)
-            metas.append({
-                "source": f"{folder}/doc-{file_number:05d}.txt", "title": f"Synthetic document {file_number}",
-                "start": offset, "end": offset + len(text), "line_start": 1 + index * 8,
-                "line_end": 1 + index * 8 + text.count("\n"), "index": index,
-                "doc_hash": hashlib.sha256(f"synthetic {file_number}".encode()).hexdigest()[:32], "n_chunks": per_file,
-            })
+            # The real chunk's sentence vectors: swapping words keeps its sentences, so answering reads them as it
+            # reads a real chunk's.
+            metas.append(ChunkMeta(
+                source=f"{folder}/doc-{file_number:05d}.txt", title=f"Synthetic document {file_number}",
+                start=offset, end=offset + len(text), line_start=1 + index * 8,
+                line_end=1 + index * 8 + text.count("\n"), index=index,
+                doc_hash=hashlib.sha256(f"synthetic {file_number}".encode()).hexdigest()[:32], n_chunks=per_file,
+                sentence_vectors=((real.get("metadatas") or [{}] * len(texts))[pick] or {}).get("sentence_vectors"),
+            ))
         yield ids, noisy, docs, metas
 
 

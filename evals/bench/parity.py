@@ -8,9 +8,9 @@ def _dense(bot, question: str, k: int) -> list:
     from assistant.types import Passage
 
     got = bot.retriever.store.query(bot.embedder.query_vector(question), k)
-    return [Passage(source=m["source"], title=m.get("title", ""), text=t, start=m["start"], end=m["end"],
-                    line_start=m["line_start"], line_end=m["line_end"], page=m.get("page"), chunk_ids=(i,))
-            for i, t, m in zip(got["ids"][0], got["documents"][0], got["metadatas"][0])]
+    return [Passage(source=c.meta.source, title=c.meta.title, text=c.text, start=c.meta.start, end=c.meta.end,
+                    line_start=c.meta.line_start, line_end=c.meta.line_end, page=c.meta.page, chunk_ids=(c.id,))
+            for c in got]
 
 
 # Documents' backend, questions' backend ("documents": the same): torch fp32 is the reference every other is held to.
