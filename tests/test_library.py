@@ -18,6 +18,7 @@ from conftest import SAMPLE, run_cli
 from ingest import ingest_paths
 from ingest.chunking import document_hash
 from ingest.loaders import load_document
+from ingest.records import ChunkMeta
 from test_loaders import make_pdf
 
 # Three documents that answer the same question differently: which one is cited shows what retrieval could see.
@@ -126,8 +127,8 @@ def test_listing_reads_one_record_per_document_across_store_pages(settings):
     for d in range(n):
         for i in range(per):
             ids.append(f"doc{d}-{i}")
-            metadatas.append({"source": f"/docs/{d:05}.txt", "title": f"{d}", "start": i, "end": i + 1,
-                              "line_start": 1, "line_end": 1, "index": i, "doc_hash": f"h{d}", "n_chunks": per})
+            metadatas.append(ChunkMeta(source=f"/docs/{d:05}.txt", title=f"{d}", start=i, end=i + 1, line_start=1,
+                                       line_end=1, index=i, doc_hash=f"h{d}", n_chunks=per))
     store.upsert(ids, [vector] * len(ids), ["x"] * len(ids), metadatas)
     documents = bot.documents()
     assert len(documents) == n and {d.chunks for d in documents} == {per}

@@ -37,6 +37,7 @@ from browser import ChatServer
 from conftest import BIN, ROOT, SAMPLE, SAMPLE_DIR, ChromaServer, free_port, run_cli
 from ingest import Ingestor, ingest_paths
 from ingest.embedding import Embedder, get_embedder
+from ingest.records import ChunkMeta
 from ingest.store import StoreNotWritable, open_store
 from ingest.uploads import MAX_NAME_BYTES
 
@@ -458,8 +459,8 @@ def test_a_collection_over_sqlites_variable_limit_is_read_in_pages(tmp_path):
     rng = np.random.default_rng(0)
     for d in range(docs):
         ids = [f"d{d}-{i}" for i in range(per_doc)]
-        metas = [{"source": f"/docs/{d}.txt", "doc_hash": f"h{d}", "n_chunks": per_doc, "start": i, "end": i + 1,
-                  "line_start": i + 1, "line_end": i + 1, "title": f"doc {d}", "index": i} for i in range(per_doc)]
+        metas = [ChunkMeta(source=f"/docs/{d}.txt", doc_hash=f"h{d}", n_chunks=per_doc, start=i, end=i + 1,
+                           line_start=i + 1, line_end=i + 1, title=f"doc {d}", index=i) for i in range(per_doc)]
         store.upsert(ids, rng.standard_normal((per_doc, 8)).astype(np.float32).tolist(),
                      [f"record {i} of volume v{d}x" for i in range(per_doc)], metas)
     store.bump_version()

@@ -16,6 +16,7 @@ from assistant import Assistant, Settings
 from assistant.llm import free_port
 from assistant.types import DocumentPage
 from evals.stats import median
+from ingest.records import ChunkMeta
 
 
 def fill(settings: Settings, documents: int, chunks: int) -> Assistant:
@@ -26,9 +27,9 @@ def fill(settings: Settings, documents: int, chunks: int) -> Assistant:
         for i in range(chunks):
             ids.append(f"d{d}-{i}")
             vectors.append([random.random() for _ in range(dim)])
-            metadatas.append({"source": f"/docs/{d:05}.txt", "title": f"doc {d}", "start": i, "end": i + 1,
-                              "line_start": 1, "line_end": 1, "index": i, "doc_hash": f"h{d}", "n_chunks": chunks,
-                              "format": "txt", "characters": 400, "ingested_at": f"2026-01-01T00:{d % 60:02}:00+00:00"})
+            metadatas.append(ChunkMeta(source=f"/docs/{d:05}.txt", title=f"doc {d}", start=i, end=i + 1, line_start=1,
+                                       line_end=1, index=i, doc_hash=f"h{d}", n_chunks=chunks, format="txt",
+                                       characters=400, ingested_at=f"2026-01-01T00:{d % 60:02}:00+00:00"))
     bot.store.upsert(ids, vectors, ["text"] * len(ids), metadatas)
     bot.store.bump_version()
     return bot
