@@ -117,3 +117,15 @@ def test_a_moved_chunk_keeps_its_sentence_vectors(tmp_path):
     assert second.unchanged > 0 and second.added > 0  # kept chunks had their metadata rewritten
     chunks = _store(settings).everything()
     assert len(chunks) > 2 and all(unpack_vectors(c.meta.sentence_vectors) is not None for c in chunks)
+
+
+@pytest.mark.slow
+def test_a_chroma_server_returns_the_stored_vectors_with_the_query(chroma_server, tmp_path, monkeypatch):
+    settings = Settings(data_dir=tmp_path / "data", collection="served", chroma_url=chroma_server.url)
+    assert ingest_paths([SAMPLE], settings).added > 0
+    bot = Assistant(settings)
+    spy = SpyEmbedder(bot.embedder, monkeypatch)
+    answer = bot.ask(QUESTION)
+    assert not answer.refused and answer.citations
+    assert all(p.sentence_vectors for p in answer.passages)
+    assert spy.texts == [QUESTION]
