@@ -3,8 +3,6 @@
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from assistant.answerability import addresses_assistant, is_heading, open_quote
 from assistant.judge import ANSWER_FEATURES, AnswerJudge, Sentence, sentences_of
 from assistant.types import CITATION_MARKER, Passage, marker_numbers, strip_markers
@@ -27,15 +25,14 @@ class Claim:
 @dataclass(frozen=True)
 class Draft:
     claims: tuple[Claim, ...]
-    best_score: float = 0.0
+    best_score: float = 0.0  # the judge's probability that the best sentence answers the question
 
 
 class ExtractiveAnswerer:
-    """Answers with the passage sentence the judge rates most likely to answer, or refuses when none is likely."""
+    """Answers with the passage sentence the judge rates most likely to answer, or refuses when the judge refuses."""
 
-    def __init__(self, judge: AnswerJudge, refuse_threshold: float, max_sentences: int):
+    def __init__(self, judge: AnswerJudge, max_sentences: int):
         self.judge = judge
-        self.refuse_threshold = refuse_threshold
         self.max_sentences = max_sentences
 
     def candidates(self, passages: list[Passage], said: str = "") -> tuple[list[Sentence], list[int]]:
@@ -51,16 +48,15 @@ class ExtractiveAnswerer:
         sentences, chosen = self.candidates(passages, said)
         if not chosen:
             return Draft(())
-        features = self.judge.features(question, sentences, chosen, passages)
-        scores = self.judge.model.probability(features)
-        order = np.argsort(-scores, kind="stable")
+        judged = self.judge.judge(question, sentences, chosen, passages)
+        features, scores, order = judged.features, judged.scores, judged.order
+        if judged.refused:
+            return Draft((), judged.answerable)
         best = float(scores[order[0]])
-        if best < self.refuse_threshold:
-            return Draft((), best)
         picked = [chosen[order[0]]]
         slot_missing = ANSWER_FEATURES.index("slot_missing")
         for o in order[1:]:
-            if len(picked) >= self.max_sentences or scores[o] < max(self.refuse_threshold, best - _SECOND_MARGIN):
+            if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
             # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it.
             if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
@@ -70,7 +66,7 @@ class ExtractiveAnswerer:
             if (open_quote(sentences[i].text) and following < len(sentences) and following not in picked
                     and sentences[following].passage == sentences[i].passage):
                 picked.insert(picked.index(i) + 1, following)
-        return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), best)
+        return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
 
     def _adds(self, question: str, first: str, second: str) -> bool:
         """The second sentence says mostly something the question and the first sentence do not."""

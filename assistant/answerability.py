@@ -11,7 +11,9 @@ _TOKEN = re.compile(r"\d+(?:\.\d+){2,}|\d+(?:,\d{3})*(?:\.\d+)?|[A-Za-z]+")
 
 _MONTHS = r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?"
 _DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|tonight"
-_DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b({_MONTHS}|{_DAYS})\b|\b(years?|months?|weeks?|days?) ago\b|\bcentur(y|ies)\b", re.I)
+_SEASONS = r"weekends?|weekdays?|spring|summer|autumn|winter|easter|christmas"
+_DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b({_MONTHS}|{_DAYS}|{_SEASONS})\b|\b(years?|months?|weeks?|days?) ago\b"
+                   r"|\bcentur(y|ies)\b", re.I)
 _CLOCK = re.compile(r"\b\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?)|\b(noon|midnight|morning|afternoon|evening|night|dawn|dusk)\b"
                     r"|o'clock|\b\d{1,2}:\d\d\b", re.I)
 _NUMBER_WORD = "|".join([*NUMBER_WORDS, *_SCALES, "a", "an", "half", "several", "few"])
@@ -24,6 +26,20 @@ _REASON = re.compile(r"\b(because|since|due to|owing to|thanks to|as a result|so
 _PROCEDURE = re.compile(r"\b(by|using|use|with|first|then|before|after|until|must|should|need to|needs to|step|press|"
                         r"turn|add|remove|place|put|keep|wait|call|leave|follow|go|check|make sure|wear|bring|fill|"
                         r"contact|send|report)\b|^\s*[A-Z][a-z]+\s", re.I)
+# What a number measures when the question asks for one kind of amount: a price needs a currency, a weight a unit.
+_MONEY_ASKED = re.compile(r"\b(costs?|price[sd]?|fees?|charged?|charges|pay|pays|paid|spend|spent|worth|expensive|"
+                          r"cheap|salary|budget|money|payable)\b", re.I)
+_MONEY = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(pounds?|dollars?|euros?|pence|cents?|yen|usd|gbp|eur)\b", re.I)
+_WEIGHT_ASKED = re.compile(r"\b(weigh|weighs|weighed|weight|heavy|heavier)\b", re.I)
+_WEIGHT = re.compile(r"\b\d[\d,.]*\s?(kg|kilo(gram)?s?|g|grams?|lbs?|pounds?|tons?|tonnes?|ounces?|oz)\b", re.I)
+_TIME_UNIT = r"(seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centur(y|ies))"
+# A count of things is not a stretch of time ("six months") or a share ("35%") unless the question asks for one.
+_DURATION_NUMBER = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})[\s-]+{_TIME_UNIT}\b", re.I)
+_SHARE_NUMBER = re.compile(r"\d[\d,.]*\s?(%|per ?cent\b)", re.I)
+_ENUMERATION = re.compile(r"^\s*(\d+(\.\d+)*\.?|[-*•]|\(?[a-z]\))\s+", re.I)  # "4.1 The Tenant..." "2. Pull..."
+# Names that are times or places, never the person or organisation a "who" question asks for.
+_NOT_PERSON = re.compile(rf"^(({_MONTHS}|{_DAYS}|{_SEASONS})s?)$|\d|\b(semester|term|room|floor|building|street|road|"
+                         r"lane|avenue|square|hall|station|bridge|river|park|airport)$", re.I)
 _PLACE = re.compile(r"\b(in|at|near|inside|outside|on|from|into|beside|behind|above|below|under|north|south|east|west|"
                     r"located|lies|situated)\b", re.I)
 
@@ -108,17 +124,31 @@ def asked_slot(question: str) -> str | None:
 
 def holds_slot(slot: str, sentence: str, question: str) -> bool:
     """The sentence holds something of the asked-for kind that the question does not already say."""
+    sentence = _ENUMERATION.sub("", sentence)  # a clause or step number answers nothing
     if slot == "number":
-        wanted = numbers(sentence) - numbers(question)
-        # A bare year is a date, not a count ("How many keepers?" is not answered by "automated in 1979").
-        return any(not is_year(v) for v in wanted)
+        return _holds_amount(sentence, question)
     if slot == "person":
-        return bool(_new_names(sentence, question))
+        return any(not _NOT_PERSON.search(n) for n in _new_names(sentence, question))
     if slot == "place":
         return bool(_new_names(sentence, question)) and bool(_PLACE.search(sentence))
     patterns = {"date": _DATE, "time": _CLOCK, "duration": _DURATION, "reason": _REASON, "procedure": _PROCEDURE}
     said = {m.group().lower() for m in patterns[slot].finditer(question)}
     return any(m.group().lower() not in said for m in patterns[slot].finditer(sentence))
+
+
+def _holds_amount(sentence: str, question: str) -> bool:
+    """A number the question does not state, of the asked-for kind: a price for "cost", a weight for "weigh", else a
+    count that is neither a bare year, a stretch of time nor a share (unless the question names one)."""
+    if _MONEY_ASKED.search(question) and not re.search(r"\bhow many\b", question, re.I):
+        return any(numbers(m.group()) - numbers(question) for m in _MONEY.finditer(sentence))
+    if _WEIGHT_ASKED.search(question):
+        return any(numbers(m.group()) - numbers(question) for m in _WEIGHT.finditer(sentence))
+    if not re.search(rf"\b{_TIME_UNIT}\b", question, re.I):
+        sentence = _DURATION_NUMBER.sub(" ", sentence)
+    if not re.search(r"%|\bper ?cent|\bpercentage\b|\brate\b|\bshare\b|\bproportion\b", question, re.I):
+        sentence = _SHARE_NUMBER.sub(" ", sentence)
+    # A bare year is a date, not a count ("How many keepers?" is not answered by "automated in 1979").
+    return any(not is_year(v) for v in numbers(sentence) - numbers(question))
 
 
 def _new_names(sentence: str, question: str) -> set[str]:

@@ -130,10 +130,8 @@ class Assistant:
         return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
 
     def _extractive(self) -> ExtractiveAnswerer:
-        model = load_models().answer
-        threshold = model.threshold if self.settings.refuse_threshold is None else self.settings.refuse_threshold
-        return ExtractiveAnswerer(AnswerJudge(self.embedder, _terms(), self._idf, model), threshold,
-                                  self.settings.max_answer_sentences)
+        judge = AnswerJudge(self.embedder, _terms(), self._idf, load_models(), self.settings.refuse_threshold)
+        return ExtractiveAnswerer(judge, self.settings.max_answer_sentences)
 
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()

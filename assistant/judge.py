@@ -1,4 +1,4 @@
-"""Does this sentence answer this question? Reading signals combined by a logistic model fitted on dev data."""
+"""Does this sentence answer this question, and does any? Reading signals combined by logistic models fitted on dev data."""
 
 import json
 from dataclasses import asdict, dataclass
@@ -16,6 +16,8 @@ from ingest.chunking import sentence_spans
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
                    "new_content", "names_found", "key_term_missing", "unknown_terms")
+# The refusal decision reads the best sentence's answer probability beside that sentence's own signals.
+REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES)
 _UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
 
 
@@ -36,25 +38,29 @@ class Logistic:
 
 @dataclass(frozen=True)
 class Models:
-    """The two calibrated decisions: does a sentence answer a question, does a passage support a claim."""
+    """The calibrated decisions: does a sentence answer a question (ranks the sentences), does the best one answer
+    it at all (else refuse), does a passage support a claim."""
 
     answer: Logistic
+    refuse: Logistic
     support: Logistic
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        path.write_text(json.dumps({"answer": asdict(self.answer), "support": asdict(self.support)}, indent=1) + "\n",
-                        encoding="utf-8")
+        path.write_text(json.dumps({k: asdict(getattr(self, k)) for k in _KINDS}, indent=1) + "\n", encoding="utf-8")
+
+
+_KINDS = ("answer", "refuse", "support")
 
 
 @cache
 def load_models(path: Path = MODEL_FILE) -> Models:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        answer, support = (Logistic(**{**data[k], "features": tuple(data[k]["features"]),
-                                        "weights": tuple(data[k]["weights"])}) for k in ("answer", "support"))
+        models = Models(*(Logistic(**{**data[k], "features": tuple(data[k]["features"]),
+                                          "weights": tuple(data[k]["weights"])}) for k in _KINDS))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AssistantError(f"{path}: not a judge model file ({exc}); run `python -m evals.calibrate`") from None
-    return Models(answer, support)
+    return models
 
 
 @dataclass(frozen=True)
@@ -94,20 +100,50 @@ def function_terms(terms: Callable[[str], list[str]]) -> frozenset[str]:
     return frozenset(terms(" ".join(STOPWORDS_EN_PLUS)))
 
 
+def refusal_row(scores: np.ndarray, features: np.ndarray, best: int) -> np.ndarray:
+    """REFUSAL_FEATURES of a question: its best candidate's answer probability and signals."""
+    return np.concatenate([[scores[best]], features[best]])
+
+
 def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:
     """The sentence with the one before and after it in the same passage."""
     return [s for s in sentences[max(0, index - 1): index + 2] if s.passage == sentences[index].passage]
 
 
-class AnswerJudge:
-    """Scores how likely each candidate sentence answers the question, from similarity, coverage and slot signals."""
+@dataclass(frozen=True)
+class Judgement:
+    """The candidates' signals and answer probabilities, best first, and whether the question is refused."""
 
-    def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float], model: Logistic):
+    features: np.ndarray  # one row of ANSWER_FEATURES per candidate
+    scores: np.ndarray  # per candidate: the probability it answers the question
+    order: np.ndarray  # candidate positions, most likely answer first
+    answerable: float  # the probability that the best candidate answers at all
+    refused: bool
+
+
+class AnswerJudge:
+    """Scores how likely each candidate sentence answers the question, from similarity, coverage and slot signals,
+    and decides whether the best one answers at all: the one refusal decision of both modes."""
+
+    def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float], models: Models,
+                 refuse_threshold: float | None = None):
         self.embedder = embedder
         self.terms = terms
         self.idf = idf
-        self.model = model
+        self.model = models.answer
+        self.refusal = models.refuse
+        self.refuse_threshold = models.refuse.threshold if refuse_threshold is None else refuse_threshold
         self._function = function_terms(terms)
+
+    def judge(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> Judgement:
+        """Rank the chosen sentences and refuse when the best is unlikely to answer (or there is none)."""
+        features = self.features(question, sentences, chosen, passages)
+        scores = self.model.probability(features)
+        order = np.argsort(-scores, kind="stable")
+        if not len(order):
+            return Judgement(features, scores, order, 0.0, True)
+        answerable = float(self.refusal.probability(refusal_row(scores, features, int(order[0]))[None])[0])
+        return Judgement(features, scores, order, answerable, answerable < self.refuse_threshold)
 
     def features(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> np.ndarray:
         """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in order)."""

@@ -1,4 +1,4 @@
-"""Fit the answer judge and the claim verifier on dev data only; write their coefficients to assistant/models/judge.json.
+"""Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into assistant/models/judge.json.
 
 python -m evals.calibrate [--max-refused 0.04] [--max-rejected 0.05] [--dry-run]
 
@@ -18,7 +18,7 @@ import numpy as np
 from assistant.answer import ExtractiveAnswerer
 from assistant.api import Assistant, Turn, _last_answer
 from assistant.condense import judged_question
-from assistant.judge import ANSWER_FEATURES, MODEL_FILE, Logistic, Models, load_models
+from assistant.judge import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models, refusal_row
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
 from evals.claims import DEV_SQUAD, TEST_SQUAD, claim_sets, passage_of, verifier_for
@@ -38,6 +38,7 @@ class Rows:
     question: list[int]
     kind: list[str]  # per question: answerable, unanswerable, out-of-collection
     origin: list[str]  # per row: the question set it comes from
+    question_origin: list[str]  # per question: the same
 
 
 def refuse_non_dev(dataset: str, split: str) -> None:
@@ -58,6 +59,7 @@ def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Ite
         features = answerer.judge.features(judged_question(item.question, turn.standalone), sentences, chosen, passages)
         question = len(rows.kind)
         rows.kind.append(kind if item.answerable else "unanswerable")
+        rows.question_origin.append(origin)
         for i, row in zip(chosen, features):
             rows.x.append(list(row))
             rows.y.append(int(kind == "answerable" and item.answerable
@@ -79,6 +81,7 @@ ANSWER_SIGNS = {"cosine": 1, "cosine_gap": 1, "coverage": 1, "context_coverage":
                 "new_content": 0, "names_found": 1, "key_term_missing": -1, "unknown_terms": -1}
 SUPPORT_SIGNS = {"cosine": 1, "coverage": 1, "key_term_missing": -1, "numbers_missing": -1, "names_missing": -1,
                  "polarity_differs": -1, "antonym": -1, "swapped": -1}
+REFUSAL_SIGNS = {"answer": 1, **ANSWER_SIGNS}
 
 
 def fit(x: list[list[float]], y: list[int], names: tuple[str, ...], signs: dict[str, int],
@@ -116,7 +119,7 @@ def multidoc_dev() -> list[Item]:
 
 def answer_rows(settings: Settings, dataset: str) -> Rows:
     squad = load_dataset(dataset, format="squad")
-    rows = Rows([], [], [], [], [])
+    rows = Rows([], [], [], [], [], [])
     by_article: dict[str, list[Path]] = {}
     for path in sorted(squad.corpus[0].iterdir()):
         by_article.setdefault(path.name.rsplit("-", 1)[0], []).append(path)
@@ -143,21 +146,46 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
     return rows
 
 
-def answer_model(rows: Rows, max_refused: float) -> Logistic:
+def answer_model(rows: Rows) -> Logistic:
+    """Does this sentence answer the question: fitted over every candidate, it ranks them (positives: answers)."""
     # Each question set weighs the same: the multidoc dev half (near-misses, paraphrases, instructions) counts as
     # much as SQuAD, whose questions copy their paragraph's words.
     counts = {origin: rows.origin.count(origin) for origin in set(rows.origin)}
     model = fit(rows.x, rows.y, ANSWER_FEATURES, ANSWER_SIGNS, [1.0 / counts[o] for o in rows.origin])
     scores = model.probability(np.array(rows.x))
     question = np.array(rows.question)
-    best = np.array([scores[question == q].max() if (question == q).any() else 0.0 for q in range(len(rows.kind))])
     kinds = np.array(rows.kind)
-    threshold = float(np.quantile(best[kinds == "answerable"], max_refused))
-    for kind in ("answerable", "unanswerable", "out-of-collection"):
-        print(f"  {kind:<18} refused {np.mean(best[kinds == kind] < threshold):.3f} (n={np.sum(kinds == kind)})")
     top_right = [bool(np.array(rows.y)[question == q][np.argmax(scores[question == q])])
-                 for q in range(len(kinds)) if kinds[q] == "answerable" and (question == q).any()]
-    print(f"  answerable questions whose best sentence holds the answer: {np.mean(top_right):.3f}")
+                 for q in range(len(kinds)) if kinds[q] == "answerable" and np.array(rows.y)[question == q].any()]
+    print(f"  answerable questions with an answering candidate whose best sentence answers: {np.mean(top_right):.3f}")
+    return model
+
+
+def refusal_model(rows: Rows, answer: Logistic, max_refused: float) -> Logistic:
+    """Does the best sentence answer at all: fitted per question (answerable vs unanswerable or out-of-collection),
+    its threshold refusing `max_refused` of the answerable dev questions, each question set weighing the same."""
+    x_all, scores, question = np.array(rows.x), answer.probability(np.array(rows.x)), np.array(rows.question)
+    x, y, origin = [], [], []
+    for q, kind in enumerate(rows.kind):
+        mine = np.flatnonzero(question == q)
+        if len(mine):  # a question without candidates is refused whatever the model says
+            x.append(list(refusal_row(scores[mine], x_all[mine], int(np.argmax(scores[mine])))))
+            y.append(int(kind == "answerable"))
+            origin.append(rows.question_origin[q])
+    counts = {o: origin.count(o) for o in set(origin)}
+    weights = np.array([1.0 / counts[o] for o in origin])
+    model = fit(x, y, REFUSAL_FEATURES, REFUSAL_SIGNS, list(weights))
+    p, labels = model.probability(np.array(x)), np.array(y, bool)
+    order = np.argsort(p[labels])
+    refused = np.cumsum(weights[labels][order]) / weights[labels].sum()
+    threshold = float(p[labels][order][np.searchsorted(refused, max_refused)])
+    kinds = np.array([k for q, k in enumerate(rows.kind) if (question == q).any()])
+    origins = np.array(origin)
+    for o in sorted(counts):
+        for kind in ("answerable", "unanswerable", "out-of-collection"):
+            mask = (origins == o) & (kinds == kind)
+            if mask.any():
+                print(f"  {o:<9} {kind:<18} refused {np.mean(p[mask] < threshold):.3f} (n={mask.sum()})")
     return Logistic(model.features, model.weights, model.bias, round(threshold, 4))
 
 
@@ -203,12 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     refuse_non_dev(args.dataset, args.split)
     settings = Settings()
-    answer = answer_model(answer_rows(settings, args.dataset), args.max_refused)
+    rows = answer_rows(settings, args.dataset)
+    answer = answer_model(rows)
+    refuse = refusal_model(rows, answer, args.max_refused)
     support = support_model(settings, args.max_rejected)
     show("answer judge (does this sentence answer the question?)", answer)
+    show("refusal (does the best sentence answer at all?)", refuse)
     show("verifier (does this passage support the claim?)", support)
     if not args.dry_run:
-        Models(answer, support).save(MODEL_FILE)
+        Models(answer, refuse, support).save(MODEL_FILE)
         print(f"wrote {MODEL_FILE}")
 
 

@@ -123,6 +123,7 @@ def test_a_second_sentence_only_when_it_adds_to_the_answer(reader):
 def test_the_answer_model_is_a_calibrated_dot_product():
     models = load_models()
     assert len(models.answer.weights) == len(models.answer.features) and 0 < models.answer.threshold < 1
+    assert len(models.refuse.weights) == len(models.refuse.features) and 0 < models.refuse.threshold < 1
     assert len(models.support.weights) == len(models.support.features) and 0 < models.support.threshold < 1
     assert models.answer.probability([[0.0] * len(models.answer.features)]).shape == (1,)
 

@@ -1,0 +1,72 @@
+"""The answer judge's reading signals and its one refusal decision (issue 11, second pass).
+
+Cases come from the multidoc dev half's failures: a price answered with a cleaning interval, a weight with a tank
+size, a head count with a stretch of time, a clause number taken for an amount, a "who" answered with a weekday
+or a building, and a museum's opening times that are seasons rather than dates.
+"""
+
+import numpy as np
+import pytest
+
+from assistant.answerability import asked_slot, holds_slot
+from assistant.judge import REFUSAL_FEATURES, AnswerJudge, Logistic, Models, Sentence, load_models
+from assistant.types import Passage
+
+
+@pytest.mark.parametrize("question,sentence", [
+    ("How much does a replacement air filter cost?", "Clean the air filter every 2 weeks."),
+    ("How much does the Douro Valley tour cost?", "- 08:00: full-day tour of the Douro Valley with two vineyard visits."),
+    ("How much does the DH-25 weigh?", "The DH-25 removes up to 25 litres per day and has a 4.2-litre tank."),
+    ("How many volunteers cleared the Mill Lane site?", "Volunteers spent six months clearing rubble."),
+    ("How many students passed the course?", "About 35% of the students passed."),
+    ("How much council tax is payable for Flat 3?", "4.1 The Tenant is responsible for council tax and water."),
+    ("Who is the instructor of ENVS 214?", "Tuesdays and Thursdays, 10:30-11:50, Hartley Building, Room 2.14"),
+    ("Who founded the garden?", "The garden will open its second site on Saturday 17 May."),
+])
+def test_a_number_or_name_of_the_wrong_kind_does_not_fill_the_slot(question, sentence):
+    assert not holds_slot(asked_slot(question), sentence, question)
+
+
+@pytest.mark.parametrize("question,sentence", [
+    ("How much does a replacement air filter cost?", "A replacement filter costs £12."),
+    ("How much does the DH-25 weigh?", "The DH-25 weighs 12.5 kg."),
+    ("How many volunteers cleared the Mill Lane site?", "Forty volunteers cleared the site."),
+    ("How many years did the restoration take?", "The restoration took eleven years."),
+    ("What percentage of students passed?", "About 35% of the students passed."),
+    ("Who is the instructor of ENVS 214?", "Instructor: Dr. Naomi Fairweather, School of Geography."),
+    ("When is the canal museum open?", "It is open at weekends from Easter to the end of September."),
+])
+def test_the_asked_for_kind_fills_the_slot(question, sentence):
+    assert holds_slot(asked_slot(question), sentence, question)
+
+
+class _Embedder:
+    """Unit vectors from the sentence's position: similarity is not what these tests are about."""
+
+    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 2)) / np.sqrt(2)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return np.ones(2) / np.sqrt(2)
+
+
+def _judge(refuse: Logistic, threshold: float | None = None) -> AnswerJudge:
+    models = load_models()
+    return AnswerJudge(_Embedder(), lambda text: text.lower().split(), lambda term: 1.0,
+                       Models(models.answer, refuse, models.support), threshold)
+
+
+def test_the_refusal_is_one_fitted_decision_over_the_best_sentence():
+    """The judge refuses by its own refusal model (features: the best sentence's probability and signals), not by a
+    threshold on the sentence ranking's probability; a setting can override its threshold."""
+    assert load_models().refuse.features == REFUSAL_FEATURES
+    passage = Passage(source="a.txt", title="a", text="The filter costs £12.", start=0, end=21, line_start=1, line_end=1)
+    sentences = [Sentence(0, 0, len(passage.text), passage.text)]
+    question = "How much does the filter cost?"
+    never = Logistic(REFUSAL_FEATURES, tuple([0.0] * len(REFUSAL_FEATURES)), -5.0, 0.5)
+    always = Logistic(REFUSAL_FEATURES, tuple([0.0] * len(REFUSAL_FEATURES)), 5.0, 0.5)
+    assert _judge(never).judge(question, sentences, [0], [passage]).refused
+    judged = _judge(always).judge(question, sentences, [0], [passage])
+    assert not judged.refused and judged.answerable > 0.99 and list(judged.order) == [0]
+    assert _judge(always, threshold=1.0).judge(question, sentences, [0], [passage]).refused
+    assert _judge(always).judge(question, sentences, [], [passage]).refused  # no candidate: nothing answers
