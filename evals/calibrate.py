@@ -112,6 +112,45 @@ def fit(x: list[list[float]], y: list[int], names: tuple[str, ...], signs: dict[
     return Logistic(names, tuple(round(float(v), 6) for v in weights_raw), round(bias, 6), 0.5)
 
 
+def fit_ranking(x: list[list[float]], y: list[int], group: list[int], names: tuple[str, ...], signs: dict[str, int],
+                group_weights: dict[int, float], c: float = 1.0) -> Logistic:
+    """Sign-bounded listwise (softmax per question) fit of which candidate answers, then scaled to a probability.
+
+    It learns to put an answering sentence first among its own question's candidates, which a pooled fit over all
+    candidates does not ask: most of its signal separates one question's passages from another's."""
+    from scipy.optimize import minimize
+
+    x_arr, y_arr, g_arr = np.array(x, float), np.array(y, bool), np.array(group)
+    mean, scale = x_arr.mean(0), x_arr.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z_x = (x_arr - mean) / scale
+    keep = np.isin(g_arr, np.unique(g_arr[y_arr]))  # questions with an answering candidate
+    z_x, y_k, g_k = z_x[keep], y_arr[keep], np.unique(g_arr[keep], return_inverse=True)[1]
+    n = g_k.max() + 1
+    gw = np.zeros(n)
+    for original, index in zip(g_arr[keep], g_k):
+        gw[index] = group_weights[original]
+    gw *= n / gw.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = z_x @ theta
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, g_k, z)
+        e = np.exp(z - top[g_k])
+        every, answering = np.bincount(g_k, e, n), np.bincount(g_k, e * y_k, n)
+        value = np.sum(gw * (np.log(every) - np.log(answering))) + 0.5 * theta @ theta / c
+        grad_z = gw[g_k] * (e / every[g_k] - y_k * e / answering[g_k])
+        return value, z_x.T @ grad_z + theta / c
+
+    bounds = [{1: (0, None), -1: (None, 0), 0: (None, None)}[signs[name]] for name in names]
+    theta = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B", bounds=bounds).x
+    raw = theta / scale
+    score = (x_arr @ raw)[:, None]
+    platt = fit(score.tolist(), list(map(int, y_arr)), ("score",), {"score": 1},
+                [group_weights[g] for g in g_arr])
+    return Logistic(names, tuple(round(float(platt.weights[0] * v), 6) for v in raw), platt.bias, 0.5)
+
+
 def multidoc_dev() -> list[Item]:
     """The multi-document set's dev half, when the set exists."""
     return load_dataset("multidoc", split="dev").items if MULTIDOC.is_file() else []
@@ -147,11 +186,12 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
 
 
 def answer_model(rows: Rows) -> Logistic:
-    """Does this sentence answer the question: fitted over every candidate, it ranks them (positives: answers)."""
+    """Does this sentence answer the question: fitted to rank each question's candidates (positives: answers)."""
     # Each question set weighs the same: the multidoc dev half (near-misses, paraphrases, instructions) counts as
     # much as SQuAD, whose questions copy their paragraph's words.
-    counts = {origin: rows.origin.count(origin) for origin in set(rows.origin)}
-    model = fit(rows.x, rows.y, ANSWER_FEATURES, ANSWER_SIGNS, [1.0 / counts[o] for o in rows.origin])
+    counts = {o: rows.question_origin.count(o) for o in set(rows.question_origin)}
+    model = fit_ranking(rows.x, rows.y, rows.question, ANSWER_FEATURES, ANSWER_SIGNS,
+                        {q: 1.0 / counts[o] for q, o in enumerate(rows.question_origin)})
     scores = model.probability(np.array(rows.x))
     question = np.array(rows.question)
     kinds = np.array(rows.kind)
