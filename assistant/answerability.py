@@ -143,6 +143,8 @@ def _holds_amount(sentence: str, question: str) -> bool:
         return any(numbers(m.group()) - numbers(question) for m in _MONEY.finditer(sentence))
     if _WEIGHT_ASKED.search(question):
         return any(numbers(m.group()) - numbers(question) for m in _WEIGHT.finditer(sentence))
+    # Codes ("G8", "DH-25", "NB-409") and "one of" name or pick things out; they count nothing.
+    sentence = re.sub(r"\b[A-Za-z]+-?\d[\w.-]*|\bone of\b", " ", sentence, flags=re.I)
     if not re.search(rf"\b{_TIME_UNIT}\b", question, re.I):
         sentence = _DURATION_NUMBER.sub(" ", sentence)
     if not re.search(r"%|\bper ?cent|\bpercentage\b|\brate\b|\bshare\b|\bproportion\b", question, re.I):

@@ -16,8 +16,9 @@ from ingest.chunking import sentence_spans
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
                    "new_content", "names_found", "key_term_missing", "unknown_terms")
-# The refusal decision reads the best sentence's answer probability beside that sentence's own signals.
-REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES)
+# The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
+# any candidate at all holds what the question asks for (a price, a date, a person...).
+REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
 _UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
 
 
@@ -101,8 +102,10 @@ def function_terms(terms: Callable[[str], list[str]]) -> frozenset[str]:
 
 
 def refusal_row(scores: np.ndarray, features: np.ndarray, best: int) -> np.ndarray:
-    """REFUSAL_FEATURES of a question: its best candidate's answer probability and signals."""
-    return np.concatenate([[scores[best]], features[best]])
+    """REFUSAL_FEATURES of a question: its best candidate's answer probability and signals, and whether the asked-for
+    slot is missing from every candidate."""
+    nowhere = features[:, ANSWER_FEATURES.index("slot_missing")].all()
+    return np.concatenate([[scores[best]], features[best], [float(nowhere)]])
 
 
 def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:

@@ -81,7 +81,7 @@ ANSWER_SIGNS = {"cosine": 1, "cosine_gap": 1, "coverage": 1, "context_coverage":
                 "new_content": 0, "names_found": 1, "key_term_missing": -1, "unknown_terms": -1}
 SUPPORT_SIGNS = {"cosine": 1, "coverage": 1, "key_term_missing": -1, "numbers_missing": -1, "names_missing": -1,
                  "polarity_differs": -1, "antonym": -1, "swapped": -1}
-REFUSAL_SIGNS = {"answer": 1, **ANSWER_SIGNS}
+REFUSAL_SIGNS = {"answer": 1, **ANSWER_SIGNS, "slot_nowhere": -1}
 
 
 def fit(x: list[list[float]], y: list[int], names: tuple[str, ...], signs: dict[str, int],

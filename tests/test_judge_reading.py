@@ -22,6 +22,8 @@ from assistant.types import Passage
     ("How much council tax is payable for Flat 3?", "4.1 The Tenant is responsible for council tax and water."),
     ("Who is the instructor of ENVS 214?", "Tuesdays and Thursdays, 10:30-11:50, Hartley Building, Room 2.14"),
     ("Who founded the garden?", "The garden will open its second site on Saturday 17 May."),
+    ("How many reactors does the plant have?", "One of the key points is the plant, held since the early days."),
+    ("How many soldiers has Ukraine lost?", "The annexation led to Russia's expulsion from the G8."),
 ])
 def test_a_number_or_name_of_the_wrong_kind_does_not_fill_the_slot(question, sentence):
     assert not holds_slot(asked_slot(question), sentence, question)
@@ -31,6 +33,7 @@ def test_a_number_or_name_of_the_wrong_kind_does_not_fill_the_slot(question, sen
     ("How much does a replacement air filter cost?", "A replacement filter costs £12."),
     ("How much does the DH-25 weigh?", "The DH-25 weighs 12.5 kg."),
     ("How many volunteers cleared the Mill Lane site?", "Forty volunteers cleared the site."),
+    ("How many reactors does the plant have?", "The plant has six reactors."),
     ("How many years did the restoration take?", "The restoration took eleven years."),
     ("What percentage of students passed?", "About 35% of the students passed."),
     ("Who is the instructor of ENVS 214?", "Instructor: Dr. Naomi Fairweather, School of Geography."),
@@ -59,7 +62,7 @@ def _judge(refuse: Logistic, threshold: float | None = None) -> AnswerJudge:
 def test_the_refusal_is_one_fitted_decision_over_the_best_sentence():
     """The judge refuses by its own refusal model (features: the best sentence's probability and signals), not by a
     threshold on the sentence ranking's probability; a setting can override its threshold."""
-    assert load_models().refuse.features == REFUSAL_FEATURES
+    assert load_models().refuse.features == REFUSAL_FEATURES and "slot_nowhere" in REFUSAL_FEATURES
     passage = Passage(source="a.txt", title="a", text="The filter costs £12.", start=0, end=21, line_start=1, line_end=1)
     sentences = [Sentence(0, 0, len(passage.text), passage.text)]
     question = "How much does the filter cost?"
