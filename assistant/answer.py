@@ -54,7 +54,14 @@ class ExtractiveAnswerer:
             return Draft((), judged.answerable)
         best = float(scores[order[0]])
         picked = [chosen[order[0]]]
-        slot_missing = ANSWER_FEATURES.index("slot_missing")
+        slot_found, slot_missing = ANSWER_FEATURES.index("slot_found"), ANSWER_FEATURES.index("slot_missing")
+        row_of = {i: row for row, i in enumerate(chosen)}
+        following = picked[0] + 1
+        # The lead sets the scene and the very next sentence holds what was asked ("Wait 2 hours before switching it
+        # on." "This lets the refrigerant settle."): the answer goes on with it.
+        if (features[order[0], slot_missing] and following in row_of and features[row_of[following], slot_found]
+                and sentences[following].passage == sentences[picked[0]].passage and self.max_sentences > 1):
+            picked.append(following)
         for o in order[1:]:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break

@@ -21,7 +21,7 @@ _DURATION = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})\b[\w\s-]{{0,12}}?\b(secon
                        r"months?|years?|decades?|centur(y|ies))\b|\b(life|year|month|week|day|night|hour|decade)-?long\b"
                        r"|\b(overnight|all (day|night))\b", re.I)
 _REASON = re.compile(r"\b(because|since|due to|owing to|thanks to|as a result|so that|in order to|so as to|reasons?|"
-                     r"caus(e|es|ed|ing)|led to|leads to|therefore|thus|hence|so|to (avoid|prevent|keep|allow|"
+                     r"caus(e|es|ed|ing)|led to|leads to|lets|allows|enables|therefore|thus|hence|so|to (avoid|prevent|keep|allow|"
                      r"ensure|make|protect|reduce|stop|help|let|give|save))\b", re.I)
 _PROCEDURE = re.compile(r"\b(by|using|use|with|first|then|before|after|until|must|should|need to|needs to|step|press|"
                         r"turn|add|remove|place|put|keep|wait|call|leave|follow|go|check|make sure|wear|bring|fill|"

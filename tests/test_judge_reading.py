@@ -73,3 +73,17 @@ def test_the_refusal_is_one_fitted_decision_over_the_best_sentence():
     assert not judged.refused and judged.answerable > 0.99 and list(judged.order) == [0]
     assert _judge(always, threshold=1.0).judge(question, sentences, [0], [passage]).refused
     assert _judge(always).judge(question, sentences, [], [passage]).refused  # no candidate: nothing answers
+
+
+def test_when_the_lead_lacks_what_was_asked_the_answer_goes_on_with_the_next_sentence_that_holds_it():
+    from assistant.answer import ExtractiveAnswerer
+    from assistant.api import _terms
+
+    text = ("Stand the unit upright on a flat, level floor. Wait at least 2 hours before switching it on if the unit "
+            "has been transported lying down. This lets the refrigerant settle back into the compressor.")
+    passage = Passage(source="manual.md", title="Manual", text=text, start=0, end=len(text), line_start=1, line_end=1)
+    models = load_models()
+    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, models, 0.0)
+    draft = ExtractiveAnswerer(judge, 2).draft(
+        "Why should you wait before switching on a dehumidifier that was transported lying down?", [passage])
+    assert [c.text for c in draft.claims][-1] == "This lets the refrigerant settle back into the compressor.", draft
