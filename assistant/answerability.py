@@ -117,6 +117,29 @@ def addresses_assistant(sentence: str) -> bool:
     return bool(_TO_ASSISTANT.search(sentence))
 
 
+# The word naming what is asked ("How many *students*", "the *population* of", "What *colour*", "does it *weigh*"): an
+# answer's sentence or its neighbours name it too, or the question is a near-miss about something the text lacks.
+_FOCUS = [
+    re.compile(r"\bhow (?:many|much) (?!does\b|do\b|did\b|is\b|are\b|was\b|were\b|has\b|have\b|had\b|can\b|will\b)"
+               r"(?:\w+ )??(\w+)", re.I),
+    re.compile(r"\bwhat (?:is|was|are|were) (?:the|its|their|his|her) (?:\w+ )??(\w+) (?:of|for|between)\b", re.I),
+    re.compile(r"^\s*what (colou?r|size|shape|brand|height|length|width|weight|population|price|capital|language|"
+               r"currency|salary|age|temperature|speed|capacity)\b", re.I),
+    re.compile(r"\bhow much (?:does|do|did|will|would) .+ (cost|weigh|earn|pay|charge|measure)\b", re.I),
+]
+
+
+# Words that name a kind of answer, not a thing the text must mention ("the name of", "the number of").
+_GENERIC_FOCUS = frozenset("name names kind type number amount title part role purpose reason result effect meaning "
+                           "cause date time year day way".split())
+
+
+def focus_words(question: str) -> list[str]:
+    """The words naming what the question asks about (its focus), when a pattern finds them."""
+    found = [m.group(1) for pattern in _FOCUS for m in [pattern.search(question)] if m]
+    return [w for w in found if w.lower() not in _GENERIC_FOCUS]
+
+
 def asked_slot(question: str) -> str | None:
     """What kind of answer the question asks for (a date, a number, a person...), or None for open questions."""
     return next((slot for asks, slot in _SLOTS if asks.search(question)), None)

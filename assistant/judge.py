@@ -8,14 +8,14 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.answerability import asked_slot, holds_slot, names, numbers
+from assistant.answerability import asked_slot, focus_words, holds_slot, names, numbers
 from assistant.errors import AssistantError
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
-                   "new_content", "names_found", "key_term_missing", "unknown_terms")
+                   "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing")
 # The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
 # any candidate at all holds what the question asks for (a price, a date, a person...).
 REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
@@ -164,6 +164,7 @@ class AnswerJudge:
         top_idf = self.idf(_UNSEEN)
         # Words of the question that no chunk of the collection holds ("GDP", "colour"): what it asks is not there.
         unknown = sum(self.idf(t) >= top_idf for t in q_key) / len(q_key) if q_key else 0.0
+        focus = set(self.terms(" ".join(focus_words(question)))) - self._function
         rows = []
         for cos, i in zip(cosine, chosen):
             sentence = sentences[i]
@@ -180,7 +181,8 @@ class AnswerJudge:
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
                          float(held), float(slot is not None and not held), new,
-                         found / wanted if wanted else 1.0, max(missing, default=0.0), unknown])
+                         found / wanted if wanted else 1.0, max(missing, default=0.0), unknown,
+                         len(focus - context) / len(focus) if focus else 0.0])
         out = np.array(rows)
         out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
         return out

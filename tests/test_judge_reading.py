@@ -87,3 +87,32 @@ def test_when_the_lead_lacks_what_was_asked_the_answer_goes_on_with_the_next_sen
     draft = ExtractiveAnswerer(judge, 2).draft(
         "Why should you wait before switching on a dehumidifier that was transported lying down?", [passage])
     assert [c.text for c in draft.claims][-1] == "This lets the refrigerant settle back into the compressor.", draft
+
+
+@pytest.mark.parametrize("question,focus", [
+    ("How much does the DH-25 weigh?", ["weigh"]),
+    ("How many students can enrol in ENVS 214?", ["students"]),
+    ("What colour is the rover?", ["colour"]),
+    ("What is the population of Teller?", ["population"]),
+    ("What is the name of the CNN journalist who interviewed Witkoff?", []),  # "name" is a kind of answer
+    ("Who designed the beacon tower?", []),
+])
+def test_the_focus_of_a_question_is_the_word_naming_what_it_asks_about(question, focus):
+    from assistant.answerability import focus_words
+
+    assert focus_words(question) == focus
+
+
+def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
+    """Near-misses: "How many students can enrol?" against a sentence about the course's credits and rooms."""
+    from assistant.api import _terms
+    from assistant.judge import ANSWER_FEATURES, sentences_of
+
+    text = "ENVS 214 is taught in the Hartley Building. It carries 3 credits. Up to 40 students can enrol."
+    passage = Passage(source="s.md", title="Syllabus", text=text, start=0, end=len(text), line_start=1, line_end=1)
+    sentences = sentences_of([passage])
+    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, load_models())
+    rows = judge.features("How many students can enrol in ENVS 214?", sentences, [0, 2], [passage])
+    focus = ANSWER_FEATURES.index("focus_missing")
+    assert rows[0, focus] == 1.0 and rows[1, focus] == 0.0
+    assert dict(zip(load_models().answer.features, load_models().answer.weights))["focus_missing"] < 0
