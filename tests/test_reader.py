@@ -88,17 +88,16 @@ def test_answers_lead_with_the_sentence_that_answers(reader, question, expected)
 
 
 _NEAR_MISS = pytest.mark.xfail(strict=True, reason=(
-    "the dev-fitted judge rates the best sentence 0.70-0.82 against its 0.67 threshold: in a five-document "
-    "collection the missing word ('colour', 'crash', 'population', a count) weighs little beside the coverage of the "
-    "rest, and the unknown_terms signal was fitted to weight 0 on the dev data, where out-of-collection questions are "
-    "already refused by low coverage and SQuAD's answerable questions often hold words their paragraph lacks"))
+    "the dev-fitted refusal rates these answerable (0.48 for the keepers' count, 0.59 for the crash) against its 0.28 "
+    "threshold: the keeper sentence names the question's focus ('keeper') and lacks only a count, and the first-flight "
+    "sentence holds a date; telling 'a date' from 'the date of the crash' needs a reader"))
 
 
 @pytest.mark.parametrize("question", [
     pytest.param("How many keepers worked at the lighthouse?", marks=_NEAR_MISS),  # 1979 is a year, not a count
     pytest.param("When did the Ingenuity helicopter crash?", marks=_NEAR_MISS),  # only its first flight is dated
-    pytest.param("What colour is the rover?", marks=_NEAR_MISS),
-    pytest.param("What is the population of Teller?", marks=_NEAR_MISS),
+    "What colour is the rover?",  # the question's focus word is nowhere near any sentence
+    "What is the population of Teller?",
     "What is the capital of France?",
 ])
 def test_near_miss_questions_are_refused(reader, question):
@@ -112,7 +111,7 @@ def test_a_faq_heading_that_repeats_the_question_is_not_the_answer(reader):
     assert not any(c.quote.rstrip().endswith("?") for c in answer.citations), answer.citations
 
 
-@pytest.mark.xfail(strict=True, reason="the next-best rover sentence scores 0.88 against the answer's 0.93 (within the 0.15 "
+@pytest.mark.xfail(strict=True, reason="the next-best rover sentence scores 0.85 against the answer's 0.93 (within the 0.15 "
                    "margin) and shares under half its words with the first, so it counts as adding; telling 'adds "
                    "to the answer' from 'is about the same rover' needs a reader")
 def test_a_second_sentence_only_when_it_adds_to_the_answer(reader):
