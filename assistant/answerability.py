@@ -122,7 +122,7 @@ def addresses_assistant(sentence: str) -> bool:
 _FOCUS = [
     re.compile(r"\bhow (?:many|much) (?!does\b|do\b|did\b|is\b|are\b|was\b|were\b|has\b|have\b|had\b|can\b|will\b)"
                r"(?:\w+ )??(\w+)", re.I),
-    re.compile(r"\bwhat (?:is|was|are|were) (?:the|its|their|his|her) (?:\w+ )??(\w+) (?:of|for|between)\b", re.I),
+    re.compile(r"\bwhat (?:is|was|are|were) (?:the|its|their|his|her) (?:\w+ ){0,2}?(\w+) (?:of|for|between)\b", re.I),
     re.compile(r"^\s*what (colou?r|size|shape|brand|height|length|width|weight|population|price|capital|language|"
                r"currency|salary|age|temperature|speed|capacity)\b", re.I),
     re.compile(r"\bhow much (?:does|do|did|will|would) .+ (cost|weigh|earn|pay|charge|measure)\b", re.I),

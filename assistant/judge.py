@@ -15,7 +15,8 @@ from ingest.chunking import sentence_spans
 
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
-                   "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing")
+                   "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing",
+                   "numbers_found")
 # The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
 # any candidate at all holds what the question asks for (a price, a date, a person...).
 REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
@@ -172,17 +173,18 @@ class AnswerJudge:
             terms = set(self.terms(sentence.text))
             context = set(self.terms(context_text))
             new = sum(self.idf(t) for t in terms - q_set) / (sum(self.idf(t) for t in terms) or 1.0)
-            # The same entity: the question's names and numbers anywhere in the sentence's passage or its title.
+            # The same entity: the question's names, and apart its numbers and versions ("Ledgerly 4.4.0" is not
+            # 4.2.3), anywhere in the sentence's passage or its title.
             passage_text = f"{titles[sentence.passage]} {passages_text[sentence.passage]}"
             lowered = passage_text.lower()
-            wanted = len(q_names) + len(q_numbers)
-            found = sum(n in lowered for n in q_names) + len(q_numbers & numbers(passage_text))
+            found = sum(n in lowered for n in q_names)
+            numbers_found = len(q_numbers & numbers(passage_text)) / len(q_numbers) if q_numbers else 1.0
             missing = [self.idf(t) / top_idf for t in q_key - context]
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
                          float(held), float(slot is not None and not held), new,
-                         found / wanted if wanted else 1.0, max(missing, default=0.0), unknown,
-                         len(focus - context) / len(focus) if focus else 0.0])
+                         found / len(q_names) if q_names else 1.0, max(missing, default=0.0), unknown,
+                         len(focus - context) / len(focus) if focus else 0.0, numbers_found])
         out = np.array(rows)
         out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
         return out

@@ -79,7 +79,7 @@ def _answers(sentence: str, source: str, item: Item) -> bool:
 # readable and cannot learn artefacts of the dev data, such as generated false claims being near-copies.
 ANSWER_SIGNS = {"cosine": 1, "cosine_gap": 1, "coverage": 1, "context_coverage": 1, "slot_found": 1, "slot_missing": -1,
                 "new_content": 0, "names_found": 1, "key_term_missing": -1, "unknown_terms": -1,
-                "focus_missing": -1}
+                "focus_missing": -1, "numbers_found": 1}
 SUPPORT_SIGNS = {"cosine": 1, "coverage": 1, "key_term_missing": -1, "numbers_missing": -1, "names_missing": -1,
                  "polarity_differs": -1, "antonym": -1, "swapped": -1}
 REFUSAL_SIGNS = {"answer": 1, **ANSWER_SIGNS, "slot_nowhere": -1}

@@ -116,3 +116,18 @@ def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
     focus = ANSWER_FEATURES.index("focus_missing")
     assert rows[0, focus] == 1.0 and rows[1, focus] == 0.0
     assert dict(zip(load_models().answer.features, load_models().answer.weights))["focus_missing"] < 0
+
+
+def test_a_version_the_passage_never_names_is_another_entity():
+    """'When will Ledgerly 4.4.0 be released?' against a thread about 4.2.3: its names match, its version does not."""
+    from assistant.api import _terms
+    from assistant.judge import ANSWER_FEATURES, sentences_of
+
+    text = "We expect to release Ledgerly 4.2.3 in the week of 17 March."
+    passage = Passage(source="t.txt", title="Thread", text=text, start=0, end=len(text), line_start=1, line_end=1)
+    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, load_models())
+    features = dict(zip(ANSWER_FEATURES, judge.features("When will Ledgerly 4.4.0 be released?", sentences_of([passage]),
+                                                        [0], [passage])[0]))
+    assert features["names_found"] == 1.0 and features["numbers_found"] == 0.0
+    refusal = dict(zip(load_models().refuse.features, load_models().refuse.weights))
+    assert refusal["numbers_found"] > 0
