@@ -4,7 +4,8 @@ python -m evals.calibrate [--max-refused 0.04] [--max-rejected 0.05] [--dry-run]
 
 Dev data: squad2-dev-subset (its questions in one collection; each article's questions also asked against a
 collection of the other article alone, as out-of-collection questions), the dev half of the multi-document set
-when it exists, and the claims generated from squad2-dev-subset plus the dev half of the hand-written claims.
+when it exists (its questions also asked against the half of its documents that lacks their evidence), and the
+claims generated from squad2-dev-subset plus the dev half of the hand-written claims.
 """
 
 import argparse
@@ -181,6 +182,14 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
         if multidoc:
             bot = bot_on("multidoc", [BUNDLED / "multidoc"])
             candidate_rows(bot, bot._extractive(), multidoc, "answerable", rows, "multidoc")
+            # Out-of-collection questions among neighbours: the documents split in two halves (the changelog apart
+            # from the support thread about the same app), each half's answerable questions asked of the other.
+            documents = sorted((BUNDLED / "multidoc").iterdir())
+            for name, half, other in (("a", documents[0::2], documents[1::2]), ("b", documents[1::2], documents[0::2])):
+                names = {p.name for p in other}
+                away = [i for i in multidoc if i.answerable and {Path(e.source).name for e in i.evidence} <= names]
+                alone = bot_on(f"multidoc-{name}", half)
+                candidate_rows(alone, alone._extractive(), away, "out-of-collection", rows, "multidoc")
     print(f"answer judge: {len(rows.kind)} questions ({sum(k == 'answerable' for k in rows.kind)} answerable, "
           f"{len(multidoc)} from the multidoc dev half), {len(rows.y)} candidate sentences, {sum(rows.y)} answering")
     return rows
