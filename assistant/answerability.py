@@ -36,6 +36,7 @@ _TIME_UNIT = r"(seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|dec
 # A count of things is not a stretch of time ("six months") or a share ("35%") unless the question asks for one.
 _DURATION_NUMBER = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})[\s-]+{_TIME_UNIT}\b", re.I)
 _SHARE_NUMBER = re.compile(r"\d[\d,.]*\s?(%|per ?cent\b)", re.I)
+_VAGUE_AMOUNT = re.compile(r"\b(dozens|scores|hundreds|thousands|millions|billions)\b", re.I)
 _ENUMERATION = re.compile(r"^\s*(\d+(\.\d+)*\.?|[-*•]|\(?[a-z]\))\s+", re.I)  # "4.1 The Tenant..." "2. Pull..."
 # Names that are times or places, never the person or organisation a "who" question asks for.
 _NOT_PERSON = re.compile(rf"^(({_MONTHS}|{_DAYS}|{_SEASONS})s?)$|\d|\b(semester|term|room|floor|building|street|road|"
@@ -173,7 +174,9 @@ def _holds_amount(sentence: str, question: str) -> bool:
     if not re.search(r"%|\bper ?cent|\bpercentage\b|\brate\b|\bshare\b|\bproportion\b", question, re.I):
         sentence = _SHARE_NUMBER.sub(" ", sentence)
     # A bare year is a date, not a count ("How many keepers?" is not answered by "automated in 1979").
-    return any(not is_year(v) for v in numbers(sentence) - numbers(question))
+    if any(not is_year(v) for v in numbers(sentence) - numbers(question)):
+        return True
+    return bool(_VAGUE_AMOUNT.search(sentence)) and not _VAGUE_AMOUNT.search(question)  # "thousands of soldiers"
 
 
 def _new_names(sentence: str, question: str) -> set[str]:

@@ -34,6 +34,7 @@ def test_a_number_or_name_of_the_wrong_kind_does_not_fill_the_slot(question, sen
     ("How much does the DH-25 weigh?", "The DH-25 weighs 12.5 kg."),
     ("How many volunteers cleared the Mill Lane site?", "Forty volunteers cleared the site."),
     ("How many reactors does the plant have?", "The plant has six reactors."),
+    ("How many soldiers are dying?", "Thousands of young soldiers are losing their lives every week."),
     ("How many years did the restoration take?", "The restoration took eleven years."),
     ("What percentage of students passed?", "About 35% of the students passed."),
     ("Who is the instructor of ENVS 214?", "Instructor: Dr. Naomi Fairweather, School of Geography."),
