@@ -16,7 +16,7 @@ from evals.harness import Report, Row, aggregate, metric_names, pick, score_item
 
 CORPUS = (SAMPLE_CORPUS / "peace-talks.txt").read_text(encoding="utf-8")
 DOC = "/docs/a.txt"
-FIXTURE = Path(__file__).parent / "fixtures" / "evalset.jsonl"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "evalset.jsonl"
 
 
 def passage(text: str, start: int, line: int = 1, source: str = DOC) -> Passage:
@@ -206,7 +206,7 @@ def test_score_item_and_aggregate():
 
 
 def test_metric_names_are_documented():
-    documented = (Path(__file__).parent.parent / "evals" / "README.md").read_text()
+    documented = (Path(__file__).parents[2] / "evals" / "README.md").read_text()
     for name in metric_names(5, judged=True):
         assert f"`{name}`" in documented or name.startswith("latency."), name
     assert "`latency.STAGE.p50`" in documented

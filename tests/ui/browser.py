@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import BIN, free_port, wait_http
+from tests.conftest import BIN, free_port, wait_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -236,7 +236,7 @@ def line_of(path: Path, text: str) -> int:
     raise AssertionError(f"{text!r} not in {path}")
 
 
-if __name__ == "__main__":  # a manual look: python tests/browser.py URL -> screenshot.png
+if __name__ == "__main__":  # a manual look: python -m tests.ui.browser URL -> screenshot.png
     driver = chrome()
     try:
         ChatPage(driver, sys.argv[1]).open()

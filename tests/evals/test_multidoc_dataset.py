@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-DATASETS = Path(__file__).resolve().parent.parent / "evals" / "datasets"
+DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
 ITEMS = DATASETS / "multidoc.jsonl"
 CORPUS = DATASETS / "multidoc"
 CATEGORIES = {  # category -> answerable

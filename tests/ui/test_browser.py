@@ -15,8 +15,8 @@ from assistant.history import parse_history
 from assistant.errors import AssistantError
 from assistant.types import Answer, Citation, Passage
 from ingest import uploads
-from browser import ChatPage, ChatServer, DocumentsPanel, chrome, line_of
-from conftest import ROOT, SAMPLE
+from tests.ui.browser import ChatPage, ChatServer, DocumentsPanel, chrome, line_of
+from tests.conftest import ROOT, SAMPLE
 
 WITKOFF_LINE = line_of(SAMPLE, "Steve Witkoff")
 ARTIFACTS = ROOT / "test-artifacts"

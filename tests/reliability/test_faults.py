@@ -33,8 +33,8 @@ from assistant.api import Assistant
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, StoreUnreachable
 from assistant.settings import Settings
 from assistant.types import Answer
-from browser import ChatServer
-from conftest import BIN, ROOT, SAMPLE, SAMPLE_DIR, ChromaServer, free_port, run_cli
+from tests.ui.browser import ChatServer
+from tests.conftest import BIN, ROOT, SAMPLE, SAMPLE_DIR, ChromaServer, free_port, run_cli
 from ingest import Ingestor, ingest_paths
 from ingest.embedding import Embedder, get_embedder
 from ingest.records import ChunkMeta
