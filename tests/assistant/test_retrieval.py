@@ -13,7 +13,7 @@ from ingest import ingest_paths
 from ingest.embedding import get_embedder
 from ingest.loaders import load_document
 from ingest.store import open_store
-from tests.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 QUERY = "Who did Trump send to Moscow?"
 OTHER_TEXT = (

@@ -14,7 +14,7 @@ from assistant.retrieval import LexicalIndex, Terms
 from ingest import Ingestor, ingest_paths
 from ingest.embedding import Embedder, get_embedder
 from ingest.store import open_store
-from tests.conftest import ROOT, SAMPLE_DIR
+from tests.helpers import ROOT, SAMPLE_DIR
 
 
 @pytest.fixture

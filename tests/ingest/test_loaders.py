@@ -8,25 +8,7 @@ import pytest
 from assistant.errors import LoadError, UnsupportedFile
 from ingest import loaders
 from ingest.loaders import iter_files, load_document
-
-PAGE_WORDS = ["alpha first page", "bravo second page", "charlie third page"]
-
-
-def make_pdf(path: Path, pages=PAGE_WORDS, title="Field Manual", password=None) -> Path:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_title(title)
-    pdf.set_font("helvetica", size=12)
-    for words in pages:
-        pdf.add_page()
-        if words:
-            pdf.cell(text=words)
-    if password:
-        pdf.set_encryption(owner_password="owner", user_password=password)
-    pdf.output(str(path))
-    return path
-
+from tests.helpers import PAGE_WORDS, make_pdf, within
 
 def load_error(path: Path, **kwargs) -> str:
     """What the LoadError loading `path` says after its required "path: " prefix (tmp_path names hold test names)."""
@@ -219,21 +201,8 @@ def test_iter_files_recursion_glob_hidden(tmp_path):
 
 
 # -- bombs and disguises (issue 8): bounded in time and memory, handled by content --------------------------------
-def finishes_within(seconds: float, fn, *args):
-    """fn(*args) in a thread; fails the test if it is still running after `seconds` (the bomb went off)."""
-    import threading
-    import time
-
-    box = {}
-    thread = threading.Thread(target=lambda: box.update(result=_outcome(fn, *args)), daemon=True)
-    started = time.monotonic()
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    return box["result"], time.monotonic() - started
-
-
-def _outcome(fn, *args):
+def outcome(fn, *args):
+    """fn(*args), or the LoadError it raised."""
     try:
         return fn(*args)
     except LoadError as e:
@@ -281,7 +250,7 @@ def test_pdf_bomb_many_pages_of_one_huge_stream_is_stopped_by_the_time_budget(tm
     path = tmp_path / "bomb.pdf"
     path.write_bytes(pdf_pages(400, pdf_stream(ops * 20_000)))  # 60 KB on disk, 400 pages x 700 KB of drawing
     assert path.stat().st_size < 100_000
-    error, seconds = finishes_within(60, load_document, path)
+    error = within(60, outcome, load_document, path)
     assert isinstance(error, LoadError) and "PDF text extraction passed the 1 s limit at page" in str(error)
 
 
@@ -296,7 +265,7 @@ def test_pdf_bombs_of_structure_are_bounded(tmp_path, case):
                                            b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>", FONT, TEXT]),
     }[case]()
     (tmp_path / "bomb.pdf").write_bytes(body)
-    result, seconds = finishes_within(60, load_document, tmp_path / "bomb.pdf")
+    result = within(60, outcome, load_document, tmp_path / "bomb.pdf")
     if isinstance(result, LoadError):
         assert str(result).startswith(f"{tmp_path / 'bomb.pdf'}: ") and "\n" not in str(result)
     else:
@@ -306,7 +275,7 @@ def test_pdf_bombs_of_structure_are_bounded(tmp_path, case):
 def test_pdf_page_limit_counts_the_real_page_tree(tmp_path, monkeypatch):
     monkeypatch.setattr(loaders, "MAX_PDF_PAGES", 50)
     (tmp_path / "many.pdf").write_bytes(pdf_pages(500))
-    error, _ = finishes_within(60, load_document, tmp_path / "many.pdf")
+    error = within(60, outcome, load_document, tmp_path / "many.pdf")
     assert str(error).endswith("PDF has 500 pages, over the 50-page limit")
 
 
@@ -316,14 +285,14 @@ def test_docx_with_deeply_nested_xml_is_refused(tmp_path):
         zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
                     'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
         zf.writestr("word/document.xml", "<w:document>" + "<w:body>" * 100_000 + "</w:body>" * 100_000 + "</w:document>")
-    error, _ = finishes_within(60, load_document, path)
+    error = within(60, outcome, load_document, path)
     assert isinstance(error, LoadError) and "corrupt or unreadable DOCX" in str(error)
 
 
 @pytest.mark.parametrize("markup", ["<div>" * 100_000, "<p>line<br>" * 20_000, "<b><i>x</i></b><img src=x>" * 30_000])
 def test_html_bombs_load_in_linear_time(tmp_path, markup):
     (tmp_path / "bomb.html").write_text(f"<html><body>{markup}</body></html>")
-    result, seconds = finishes_within(60, load_document, tmp_path / "bomb.html")  # was minutes to hours: quadratic
+    result = within(60, outcome, load_document, tmp_path / "bomb.html")  # was minutes to hours: quadratic
     assert isinstance(result, LoadError) or result.text.strip()
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from assistant.errors import ModelMismatch
 from assistant.settings import Settings
-from ingest import Ingestor, ingest_paths
+from ingest import ingest_paths
 from ingest.chunking import sentence_spans
 from ingest.embedding import get_embedder
 from ingest.loaders import load_document
 from ingest.store import open_store
-from tests.conftest import BIN, SAMPLE, SAMPLE_DIR, run_cli
+from tests.helpers import BIN, SAMPLE, SAMPLE_DIR, run_cli
 
 
 def stored(settings: Settings) -> dict:
@@ -128,17 +128,6 @@ def test_pdf_chunks_keep_page_numbers(tmp_path, settings):
     pages = {d: m.get("page") for d, m in zip(*[stored(settings.with_overrides(chunk_tokens=16))[k] for k in ("documents", "metadatas")])}
     assert pages[next(d for d in pages if "Witkoff" in d)] == 2
     assert pages[next(d for d in pages if "weather" in d)] == 1
-
-
-def test_settings_precedence(monkeypatch, tmp_path):
-    assert Settings().k == 5
-    monkeypatch.setenv("ASSISTANT_K", "7")
-    monkeypatch.setenv("ASSISTANT_COLLECTION", "from-env")
-    assert Settings().k == 7
-    assert Settings().with_overrides(k=3, collection=None).k == 3
-    assert Settings().with_overrides(k=None).collection == "from-env"
-    result = run_cli("ingest", str(SAMPLE), "--data-dir", str(tmp_path), "--collection", "x")
-    assert result.returncode == 2 and "collection" in result.stderr
 
 
 @pytest.mark.slow

@@ -14,12 +14,11 @@ from assistant import Assistant, Settings, ui
 from assistant.cli import app
 from assistant.errors import UnknownDocument
 from assistant.types import Answer, Conversation, DocumentInfo, DocumentPage
-from tests.conftest import SAMPLE, run_cli
 from ingest import ingest_paths
 from ingest.chunking import document_hash
 from ingest.loaders import load_document
 from ingest.records import ChunkMeta
-from tests.ingest.test_loaders import make_pdf
+from tests.helpers import SAMPLE, make_pdf, run_cli
 
 # Three documents that answer the same question differently: which one is cited shows what retrieval could see.
 KEEPERS = {

@@ -1,74 +1,24 @@
-"""Test helpers for the chat page: the app as a real `assistant chat` process, and Debian's Chromium via selenium."""
+"""The chat page in Debian's Chromium via selenium, in terms of what a person sees and does (the app itself is
+tests.servers.ChatServer)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-from tests.conftest import BIN, free_port, wait_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                "--disable-dev-shm-usage", "--window-size=1400,1100"]
-START_TIMEOUT = 240  # model load + first-start ingestion of the sample on 2 busy cores
 ANSWER_TIMEOUT = 90
 
 
 def have_browser() -> bool:
     return CHROMIUM.exists() and CHROMEDRIVER.exists()
-
-
-class ChatServer:
-    """`assistant chat` on 127.0.0.1 and a free port, on its own data dir, with its output kept for messages."""
-
-    def __init__(self, data_dir: Path, collection: str = "ui-docs", *extra: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.args = [str(BIN / "assistant"), "chat", "--host", "127.0.0.1", "--port", str(self.port),
-                     "--data-dir", str(data_dir), "--collection", collection, *extra]
-        self.output: list[str] = []
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "ChatServer":
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
-                                             "ANONYMIZED_TELEMETRY": "False"})
-        threading.Thread(target=self._drain, daemon=True).start()
-        try:
-            wait_http(self.url, START_TIMEOUT, self.process)
-            deadline = time.monotonic() + 30  # the URL is printed once launch() returns, just after it answers
-            while "Chat running on" not in "".join(self.output):
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise TimeoutError("no 'Chat running on URL' line")
-                time.sleep(0.1)
-        except Exception:
-            self.stop()
-            raise RuntimeError("assistant chat did not start:\n" + self.log())
-        return self
-
-    def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.output.append(line)
-
-    def log(self) -> str:
-        return "".join(self.output[-60:])
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
 
 
 def chrome(user_data_dir: str | None = None):
@@ -226,14 +176,6 @@ class DocumentsPanel:
         target = folder / name
         self.page.wait(lambda d: target.exists() and target.stat().st_size > 0, timeout, f"{name} was not downloaded")
         return target
-
-
-def line_of(path: Path, text: str) -> int:
-    """The 1-based line of the first line containing text."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} not in {path}")
 
 
 if __name__ == "__main__":  # a manual look: python -m tests.ui.browser URL -> screenshot.png

@@ -1,0 +1,31 @@
+"""evals.cli: `assistant eval` parses its gates and exits 1 when one fails, 2 on a bad flag."""
+
+import typer
+from typer.testing import CliRunner
+
+from tests.evals.data import fake_report
+
+
+def test_eval_command_gates(tmp_path, monkeypatch):
+    from evals.cli import eval_command
+
+    monkeypatch.setattr("evals.harness.run_eval", lambda *args, **kwargs: fake_report())
+    app = typer.Typer()
+    app.command()(eval_command)
+    run = lambda *args: CliRunner().invoke(app, ["--out", str(tmp_path), *args])  # noqa: E731
+
+    bad = run("--fail-under", "answer.contains")
+    assert bad.exit_code == 2 and "expected METRIC=VALUE" in bad.output
+    unknown = run("--fail-under", "answer.contain=0.5")
+    assert unknown.exit_code == 2 and "unknown metric 'answer.contain'" in unknown.output
+    passing = run("--fail-under", "answer.contains=0.9", "--fail-under", "latency.total.p95=5")
+    assert passing.exit_code == 0, passing.output
+    assert "answer.contains" in passing.output and (tmp_path / "report.html").is_file()
+    failing = run("--fail-under", "answer.contains=0.9", "--fail-under", "refusal.recall=0.9", "--fail-under", "latency.total.p95=0.5",
+                  "--compare", str(tmp_path / "report.json"))
+    assert failing.exit_code == 1
+    assert "FAIL refusal.recall = 0 < 0.9" in failing.output and "FAIL latency.total.p95 = 1 > 0.5" in failing.output
+    assert "FAIL answer.contains" not in failing.output
+    assert run("--split", "train").exit_code == 2
+    mixed = run("--suite", "--fail-under", "answer.contains=0.9")
+    assert mixed.exit_code == 2 and "--suite prints one table" in mixed.output

@@ -1,0 +1,39 @@
+"""A deterministic stand-in for the embedding model, for tests of chunking, storing and bookkeeping (not of meaning)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from assistant.settings import Settings
+from ingest.embedding import Embedder
+
+# The backend the fake records in a collection's identity: a store it filled never passes for a real model's.
+FAKE_BACKEND = "sha256"
+
+
+class HashEncoder:
+    """The Encoder protocol: one unit vector per text, from a generator seeded by the text's sha256 (Python's hash()
+    is salted per process; this is the same in every process and on every run)."""
+
+    def __init__(self, dimension: int):
+        self.dimension = dimension
+        self.calls = 0
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        self.calls += 1
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        vectors = np.stack([np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode("utf-8", "surrogatepass"))
+                                                                 .digest()[:8], "big")).standard_normal(self.dimension)
+                            for t in texts])
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def fake_embedder(settings: Settings) -> Embedder:
+    """An Embedder with the real model's tokenizer, size and limits (read from its files, no weights) and hashed
+    vectors: chunk boundaries are the real ones, similarities mean nothing."""
+    embedder = Embedder(settings.embedding_model, FAKE_BACKEND, settings.embed_batch_size, settings.model_cache_dir)
+    embedder._model = HashEncoder(embedder.dimension)
+    return embedder
