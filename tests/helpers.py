@@ -100,6 +100,18 @@ def doc_text(source: str) -> str:
     return load_document(Path(source)).text
 
 
+def sample_with(folder: Path, name: str, text: str, collection: str) -> tuple[Settings, Path]:
+    """A store in `folder` holding the bundled sample and one more document, `name` with `text`."""
+    from ingest import ingest_paths
+
+    other = folder / name
+    other.write_text(text, encoding="utf-8")
+    settings = Settings(data_dir=folder / "data", collection=collection)
+    report = ingest_paths([SAMPLE, other], settings)
+    assert report.files == 2 and not report.failed
+    return settings, other
+
+
 # -- answers ------------------------------------------------------------------------------------------------------
 def check_answer(answer: Answer) -> None:
     """Invariants every answer keeps, in any mode: numbered citations, each an exact span of its document quoting a

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from assistant.llm import stop_server
 from tests.helpers import BIN
 
 START_TIMEOUT = 240  # model load + first-start ingestion of the sample on 2 busy cores
@@ -18,6 +19,12 @@ def free_port() -> int:
     from assistant.llm import free_port as port
 
     return port()
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Ends a server this test started, if it still runs, and waits until it has gone (its port and files free)."""
+    if process is not None and process.poll() is None:
+        stop_server(process)
 
 
 def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -50,13 +57,7 @@ class ChromaServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 class ChatServer:
@@ -95,10 +96,4 @@ class ChatServer:
         return "".join(self.output[-60:])
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop(self.process)

@@ -7,15 +7,14 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from assistant import Answer, Assistant, Passage, Settings
+from assistant import Answer, Assistant, Passage
 from assistant.answer import REFUSAL
 from assistant.api import fence
 from assistant.errors import AssistantError, InvalidQuestion
 from assistant.retrieval import Terms
-from ingest import ingest_paths
 from ingest.loaders import load_document
 from tests.helpers import (INJECTED_TEXT, MARKERS, SAMPLE, WITKOFF_Q, check_answer, cites_line, doc_text, line_of,
-                           sentences, unmarked)
+                           sample_with, sentences, unmarked)
 
 CITATION_FIELDS = {"number", "source", "title", "page", "page_end", "start", "end", "line_start", "line_end", "location",
                    "quote", "score", "supported"}
@@ -247,12 +246,7 @@ AUTUMN = ("In October, Trump sent Secretary of State Marco Rubio to Moscow for a
 
 @pytest.fixture(scope="module")
 def two_docs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("two-docs")
-    other = folder / "autumn-talks.txt"
-    other.write_text(AUTUMN, encoding="utf-8")
-    settings = Settings(data_dir=folder / "data", collection="two-docs")
-    report = ingest_paths([SAMPLE, other], settings)
-    assert report.files == 2 and not report.failed
+    settings, other = sample_with(tmp_path_factory.mktemp("two-docs"), "autumn-talks.txt", AUTUMN, "two-docs")
     return Assistant(settings), other
 
 

@@ -8,12 +8,10 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from assistant.api import Assistant
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
-from assistant.settings import Settings
-from ingest import ingest_paths
 from ingest.embedding import get_embedder
 from ingest.loaders import load_document
 from ingest.store import open_store
-from tests.helpers import SAMPLE
+from tests.helpers import SAMPLE, sample_with
 
 QUERY = "Who did Trump send to Moscow?"
 OTHER_TEXT = (
@@ -27,12 +25,8 @@ OTHER_TEXT = (
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> dict:
     """The bundled sample plus a second document, ingested once for this module: the constructor params."""
-    folder = tmp_path_factory.mktemp("retriever")
-    other = folder / "kyiv-notes.txt"
-    other.write_text(OTHER_TEXT, encoding="utf-8")
-    settings = Settings(data_dir=folder / "data", collection="retriever-standard")
-    report = ingest_paths([SAMPLE, other], settings)
-    assert report.files == 2 and not report.failed
+    settings, other = sample_with(tmp_path_factory.mktemp("retriever"), "kyiv-notes.txt", OTHER_TEXT,
+                                  "retriever-standard")
     embedder = get_embedder(settings)
     store = open_store(settings, embedder.identity)
     return {"settings": settings, "other": other,
