@@ -1,4 +1,10 @@
-"""HybridRetriever against LangChain's standard retriever tests, on a real ingested collection (embedded Chroma)."""
+"""assistant.retrieval: HybridRetriever against LangChain's standard retriever tests, on a real ingested collection
+(embedded Chroma), and the BM25 index built once, shared by other processes and rebuilt when damaged."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
@@ -8,10 +14,11 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from assistant.api import Assistant
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
+from ingest import ingest_paths
 from ingest.embedding import get_embedder
 from ingest.loaders import load_document
 from ingest.store import open_store
-from tests.helpers import SAMPLE, sample_with
+from tests.helpers import ROOT, SAMPLE, SAMPLE_DIR, sample_with
 
 QUERY = "Who did Trump send to Moscow?"
 OTHER_TEXT = (
@@ -111,3 +118,79 @@ def test_assistant_builds_the_same_retriever(collection):
     assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
     direct = HybridRetriever(**collection["params"], k=2).invoke(QUERY)
     assert [d.page_content for d in docs] == [d.page_content for d in direct]
+
+
+# -- the lexical index: built once, shared by processes, rebuilt when damaged -----------------------------------
+
+LOAD_CHILD = """
+import sys
+from assistant.api import Assistant
+from assistant.settings import Settings
+bot = Assistant(Settings(data_dir=sys.argv[1], collection=sys.argv[2]))
+lexical = bot.retriever.lexical
+lexical.refresh()
+print(lexical.builds, len(lexical.ids), [lexical.ids[i] for i in lexical.search(sys.argv[3], 3)])
+"""
+
+
+def child_index(settings, query: str) -> tuple[int, int, list[str]]:
+    """(BM25 builds, chunks indexed, top ids for `query`) in a new process on the same store."""
+    done = subprocess.run([sys.executable, "-c", LOAD_CHILD, str(settings.data_dir), settings.collection, query],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    builds, chunks, ids = done.stdout.strip().splitlines()[-1].split(" ", 2)
+    return int(builds), int(chunks), ast.literal_eval(ids)
+
+
+def index_folder(settings) -> Path:
+    folders = list((settings.data_dir / "lexical").iterdir())
+    assert len(folders) == 1
+    return folders[0]
+
+
+def test_the_lexical_index_is_built_once_and_loaded_by_other_processes(settings, tmp_path):
+    ingest_paths([SAMPLE_DIR], settings)
+    bot = Assistant(settings)
+    bot.retriever.lexical.refresh()
+    assert bot.retriever.lexical.builds == 1
+    builds, chunks, ids = child_index(settings, "Truth Social post")
+    assert builds == 0 and chunks == len(bot.retriever.lexical.ids) > 0  # loaded, not rebuilt
+    assert ids == [bot.retriever.lexical.ids[i] for i in bot.retriever.lexical.search("Truth Social post", 3)]
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The Quillfeather Observatory opened in 1893 on Brankmoor Hill.\n")
+    ingest_paths([extra], settings)  # a write bumps the version: every saved index is stale
+    builds, chunks_after, ids = child_index(settings, "Quillfeather Observatory")
+    assert builds == 1 and chunks_after == chunks + 1 and len(ids) == 1
+    assert child_index(settings, "Quillfeather Observatory")[0] == 0  # and the rebuilt one is shared in turn
+    assert [p.name for p in index_folder(settings).iterdir()] == [settings_version(settings)]  # old one gone
+
+    extra.unlink()
+    ingest_paths([SAMPLE_DIR], settings, prune=True)  # removal bumps it too
+    builds, chunks_pruned, ids = child_index(settings, "Quillfeather Observatory")
+    assert (builds, chunks_pruned, ids) == (1, chunks, [])
+
+
+def settings_version(settings) -> str:
+    return open_store(settings, get_embedder(settings).identity).version()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "half"])
+def test_a_damaged_lexical_index_is_rebuilt_not_fatal(settings, damage):
+    ingest_paths([SAMPLE_DIR], settings)
+    store = open_store(settings, get_embedder(settings).identity)
+    folder = settings.data_dir / "lexical-test"
+    LexicalIndex(store, Terms(), folder).refresh()
+    saved = folder / store.version()
+    if damage == "truncate":
+        matrix = saved / "data.csc.index.npy"
+        matrix.write_bytes(matrix.read_bytes()[:40])
+    elif damage == "garble":
+        (saved / "chunks.json").write_text('{"version": "x", "ids": [')
+    else:
+        (saved / "indptr.csc.index.npy").unlink()
+    again = LexicalIndex(store, Terms(), folder)
+    assert again.search("Truth Social", 3) and again.builds == 1
+    reloaded = LexicalIndex(store, Terms(), folder)  # the rebuilt index replaced the damaged one on disk
+    reloaded.refresh()
+    assert reloaded.builds == 0 and reloaded.ids == again.ids

@@ -1,4 +1,6 @@
-"""Ingest on real components: embedded Chroma in a temp dir, the real embedding model, real files."""
+"""ingest.pipeline on real components: embedded Chroma in a temp dir, real files, the model's real tokenizer. Tests of
+bookkeeping (what is added, kept, replaced, pruned; where chunks point) use the sha256 fake embedder
+(tests/fakes.py); tests of the model's identity, the CLI and processes use the real model."""
 
 import json
 import os
@@ -10,32 +12,44 @@ import pytest
 
 from assistant.errors import ModelMismatch
 from assistant.settings import Settings
-from ingest import ingest_paths
+from ingest import Ingestor, ingest_paths
+from ingest.pipeline import IngestReport
 from ingest.chunking import sentence_spans
 from ingest.embedding import get_embedder
 from ingest.loaders import load_document
 from ingest.store import open_store
+from tests.fakes import fake_embedder
 from tests.helpers import BIN, SAMPLE, SAMPLE_DIR, run_cli
 
 
-def stored(settings: Settings) -> dict:
-    store = open_store(settings, get_embedder(settings).identity)
+def stored(settings: Settings, identity: dict | None = None) -> dict:
+    """What the store holds (written by the real model unless another identity is given)."""
+    store = open_store(settings, identity or get_embedder(settings).identity)
     return store.collection.get(include=["documents", "metadatas"])
 
 
+def ingest_fake(paths, settings: Settings, **options) -> IngestReport:
+    """ingest_paths with the sha256 fake embedder: the same chunks and bookkeeping, no model run."""
+    return Ingestor(settings, embedder=fake_embedder(settings)).run(paths, **options)
+
+
+def stored_fake(settings: Settings) -> dict:
+    return stored(settings, fake_embedder(settings).identity)
+
+
 def test_sample_ingest_then_reingest_embeds_nothing(settings):
-    first = ingest_paths([SAMPLE_DIR], settings)
+    first = ingest_fake([SAMPLE_DIR], settings)
     assert first.files == 1 and first.added >= 5 and first.failed == []
-    second = ingest_paths([SAMPLE_DIR], settings)
+    second = ingest_fake([SAMPLE_DIR], settings)
     assert (second.added, second.unchanged, second.deleted) == (0, first.added, 0)
     assert "0 chunks added" in second.summary()
-    assert len(stored(settings)["ids"]) == first.added
+    assert len(stored_fake(settings)["ids"]) == first.added
 
 
 def test_chunks_point_at_exact_spans_and_fit_the_model(settings):
-    ingest_paths([SAMPLE], settings)
+    ingest_fake([SAMPLE], settings)
     text = load_document(SAMPLE).text
-    got = stored(settings)
+    got = stored_fake(settings)
     embedder = get_embedder(settings)
     sentence_ends = {end for _, end in sentence_spans(text)}
     for chunk, meta in zip(got["documents"], got["metadatas"]):
@@ -54,8 +68,8 @@ def test_overlong_sentence_is_cut_within_the_token_limit(tmp_path, settings):
     doc = tmp_path / "long.txt"
     doc.write_text("Intro sentence here. " + " ".join(f"word{i}" for i in range(600)) + ". Last one.")
     small = settings.with_overrides(chunk_tokens=64, chunk_overlap_tokens=8)
-    report = ingest_paths([doc], small)
-    got = stored(small)
+    report = ingest_fake([doc], small)
+    got = stored_fake(small)
     assert report.added == len(got["ids"]) > 5
     assert max(get_embedder(small).count_tokens(got["documents"])) <= 64
 
@@ -63,10 +77,10 @@ def test_overlong_sentence_is_cut_within_the_token_limit(tmp_path, settings):
 def test_changed_file_replaces_its_chunks(tmp_path, settings):
     doc = tmp_path / "doc.txt"
     doc.write_text(SAMPLE.read_text())
-    first = ingest_paths([doc], settings)
+    first = ingest_fake([doc], settings)
     doc.write_text("A brand new opening line about Kyiv's mayor.\n" + SAMPLE.read_text().replace("Steve Witkoff", "Steven Witkoff"))
-    second = ingest_paths([doc], settings)
-    got = stored(settings)
+    second = ingest_fake([doc], settings)
+    got = stored_fake(settings)
     assert second.added >= 1 and second.deleted >= 1
     assert len(got["ids"]) == len(set(got["ids"])) == first.added + second.added - second.deleted
     text = load_document(doc).text
@@ -78,13 +92,13 @@ def test_prune_removes_chunks_of_deleted_files(tmp_path, settings):
     keep, gone = tmp_path / "keep.txt", tmp_path / "gone.txt"
     keep.write_text("Keep this sentence about Crimea.")
     gone.write_text("This file will be deleted before the next run.")
-    ingest_paths([tmp_path], settings)
+    ingest_fake([tmp_path], settings)
     gone.unlink()
-    without_prune = ingest_paths([tmp_path], settings)
-    assert without_prune.deleted == 0 and len(stored(settings)["ids"]) == 2
-    report = ingest_paths([tmp_path], settings, prune=True)
+    without_prune = ingest_fake([tmp_path], settings)
+    assert without_prune.deleted == 0 and len(stored_fake(settings)["ids"]) == 2
+    report = ingest_fake([tmp_path], settings, prune=True)
     assert report.deleted == 1
-    assert {m["source"] for m in stored(settings)["metadatas"]} == {str(keep)}
+    assert {m["source"] for m in stored_fake(settings)["metadatas"]} == {str(keep)}
 
 
 def test_collection_refuses_another_embedding_backend(settings):
@@ -124,8 +138,8 @@ def test_pdf_chunks_keep_page_numbers(tmp_path, settings):
         pdf.multi_cell(0, 10, text)
     path = tmp_path / "report.pdf"
     pdf.output(str(path))
-    ingest_paths([path], settings.with_overrides(chunk_tokens=16, chunk_overlap_tokens=0))
-    pages = {d: m.get("page") for d, m in zip(*[stored(settings.with_overrides(chunk_tokens=16))[k] for k in ("documents", "metadatas")])}
+    ingest_fake([path], settings.with_overrides(chunk_tokens=16, chunk_overlap_tokens=0))
+    pages = {d: m.get("page") for d, m in zip(*[stored_fake(settings.with_overrides(chunk_tokens=16))[k] for k in ("documents", "metadatas")])}
     assert pages[next(d for d in pages if "Witkoff" in d)] == 2
     assert pages[next(d for d in pages if "weather" in d)] == 1
 

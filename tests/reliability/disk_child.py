@@ -3,7 +3,13 @@ mounts a 16 MB tmpfs, fills it, turns the store read-only, and prints what each 
 
 Usage: disk_child.py MOUNT BIN_DIR SAMPLE GAUGE_DOC EXTRA_DOC"""
 
-import json, os, subprocess, sys
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 mount, bin_dir, sample = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
@@ -19,6 +25,33 @@ settings = Settings(data_dir=mount / "data", collection="disk-docs")
 doc = Path(sys.argv[4])
 doc.write_text("\n".join(f"Line {i}: the Ose river gauge read {i * 3} centimetres." for i in range(800)))
 env = {**os.environ, "ASSISTANT_DATA_DIR": str(settings.data_dir), "ASSISTANT_COLLECTION": settings.collection}
+
+def mount_id(path):
+    """The id of the newest mount at `path` (/proc/self/mountinfo)."""
+    return [line.split()[0] for line in open("/proc/self/mountinfo") if line.split()[4] == path][-1]
+
+
+def files_on(mount):
+    """Files this process has open on the mount with that id (/proc/self/fdinfo names each descriptor's mount)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            info = open(f"/proc/self/fdinfo/{fd}").read()
+            if re.search(rf"^mnt_id:\s*{mount}$", info, re.M):
+                held.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            pass
+    return held
+
+
+def wait_released(mount, seconds):
+    """[] once no file is open on the mount; what is still open there if that takes over `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (held := files_on(mount)) and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.1)
+    return held
+
 
 def attempt(name, fn):
     try:
@@ -67,8 +100,11 @@ out["upload_ro"] = ui.ingest_uploads(settings, [str(extra)], None)[0]
 cli("cli_ask_ro", "ask", "Who did Trump send to Moscow?")
 from ingest.store import open_store
 attempt("open_other_ro", lambda: open_store(other, identity).count())
-# Writable again: the same process can open it now. Lazy, because Chroma may still hold files of the read-only
-# mount from the failed opens (its threads release them asynchronously): a plain umount is then "busy".
-subprocess.run(["umount", "--lazy", data], check=True)
+# Writable again: the same process can open it now. The failed opens above may still hold files of the read-only
+# mount: Chroma's half-started system is let go (store._forget_system) but closes its database when collected, which
+# happens when it happens. So wait, bounded, until no file of this process is open on that mount, then unmount it.
+read_only = mount_id(data)
+out["held_on_unmount"] = wait_released(read_only, seconds=120)
+subprocess.run(["umount", data], check=True)
 attempt("open_other_rw", lambda: open_store(other, identity).count())
 print("RESULT " + json.dumps(out))

@@ -50,4 +50,5 @@ def test_disk_full_and_read_only_store_give_clear_errors_and_stay_readable(tmp_p
     cli = out["cli_ask_ro"]
     assert cli["code"] == 1 and one_line(cli["stderr"]).startswith("error: store at ") and "read-only" in cli["stderr"]
     assert out["open_other_ro"].get("error") == "StoreNotWritable", out["open_other_ro"]
+    assert out["held_on_unmount"] == [], "files of the read-only store stayed open after the failed opens"
     assert out["open_other_rw"] == {"ok": "0"}, "a failed open was remembered: the store needed a restart"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -15,6 +14,15 @@ CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-bac
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                "--disable-dev-shm-usage", "--window-size=1400,1100"]
 ANSWER_TIMEOUT = 90
+# Counts the page's finished fetches (Gradio's client sends every event with fetch), so a test can wait for the
+# server to have handled an event instead of sleeping.
+COUNT_REQUESTS = """
+if (!window.__requests) {
+  const counts = window.__requests = {done: 0};
+  const fetch = window.fetch;
+  window.fetch = function (...args) { return fetch.apply(this, args).finally(() => { counts.done += 1; }); };
+}
+"""
 
 
 def have_browser() -> bool:
@@ -47,7 +55,15 @@ class ChatPage:
     def open(self) -> "ChatPage":
         self.driver.get(self.url)
         self.wait(lambda d: d.find_elements("css selector", "#question textarea"), 60, "the page did not load")
+        self.js(COUNT_REQUESTS)
         return self
+
+    def answered(self, action, timeout: float = 20, what: str = "the page's request") -> None:
+        """Runs action (a click, a key) and waits until the server has answered the request it makes: the page's
+        own events (the selection, a blur) change state on the server, which later events read."""
+        before = self.js("return window.__requests.done")
+        action()
+        self.wait(lambda d: self.js("return window.__requests.done") > before, timeout, f"{what} got no answer")
 
     def wait(self, condition, timeout: float = ANSWER_TIMEOUT, message: str = ""):
         from selenium.webdriver.support.ui import WebDriverWait
@@ -110,8 +126,7 @@ class ChatPage:
         box.clear()
         box.send_keys(name)
         self.wait(lambda d: box.get_attribute("value") == name, 5)
-        box.send_keys("\t")  # blur: Gradio sends the value with the next event
-        time.sleep(0.3)
+        self.answered(lambda: box.send_keys("\t"), what="the collection's blur event")  # the listing refreshes
 
 
 class DocumentsPanel:
@@ -138,9 +153,12 @@ class DocumentsPanel:
     def select(self, *names: str) -> None:
         for name in names:  # by script: the panel re-renders its boxes, so a held element can go stale
             self.page.wait(lambda d: self.page.js(
-                "const l = [...document.querySelectorAll('#doc-pick label')].find(l => l.innerText.trim() === "
-                "arguments[0]); if (!l) return false; l.click(); return true;", name), 20, f"no checkbox for {name}")
-        time.sleep(0.5)  # Gradio sends the selection with its input event
+                "return [...document.querySelectorAll('#doc-pick label')].some(l => l.innerText.trim() === "
+                "arguments[0])", name), 20, f"no checkbox for {name}")
+            # The selection is kept on the server (the input event); scoping and removal read it from there.
+            self.page.answered(lambda: self.page.js(
+                "[...document.querySelectorAll('#doc-pick label')].find(l => l.innerText.trim() === arguments[0])"
+                ".click()", name), what=f"selecting {name}")
 
     def _click(self, elem_id: str) -> None:
         self.page.wait(lambda d: self.page.js("const b = document.getElementById(arguments[0]); "
