@@ -61,9 +61,8 @@ def test_llm_mode_refuses_without_calling_the_llm_when_the_documents_are_silent(
 
 @pytest.fixture(scope="module")
 def streamed(sample_settings, llama_server):
-    """One streamed LLM answer on the bundled corpus: (deltas, their arrival times, the Answer, seconds taken)."""
+    """One streamed LLM answer on the bundled corpus: (deltas, their arrival times, the Answer)."""
     bot = Assistant(small_llm(sample_settings, llama_server))
-    started = time.monotonic()
     deltas, times, final = [], [], None
     for event in bot.stream(STREAM_Q):
         assert final is None, "nothing comes after the Answer"
@@ -72,13 +71,13 @@ def streamed(sample_settings, llama_server):
         else:
             deltas.append(event)
             times.append(time.monotonic())
-    return deltas, times, final, time.monotonic() - started
+    return deltas, times, final
 
 
 @slow
 def test_stream_yields_several_deltas_then_the_final_answer(streamed):
-    deltas, times, answer, seconds = streamed
-    assert isinstance(answer, Answer) and answer.mode == "llm" and seconds < 180
+    deltas, times, answer = streamed
+    assert isinstance(answer, Answer) and answer.mode == "llm"
     assert len(deltas) >= 3 and all(isinstance(d, str) and d for d in deltas)
     assert times[-1] - times[0] > 0.01, "deltas arrive as they are written, not all at once"
     assert answer.question == STREAM_Q and answer.passages and len(answer.passages) <= 2
@@ -86,7 +85,7 @@ def test_stream_yields_several_deltas_then_the_final_answer(streamed):
 
 @slow
 def test_llm_answer_is_verified_sentence_by_sentence(streamed):
-    deltas, _, answer, _ = streamed
+    deltas, _, answer = streamed
     raw = "".join(deltas)
     claims = parse_claims(raw, len(answer.passages))
     assert claims, f"the model wrote no sentence: {raw!r}"
@@ -116,11 +115,23 @@ def test_llm_answer_is_verified_sentence_by_sentence(streamed):
         assert isinstance(c.supported, bool) and load_document(c.source).text[c.start:c.end] == c.quote
 
 
+def model_calls(runs) -> list[str]:
+    """Chat-model runs among LangChain's traced runs, at any depth."""
+    return [name for run in runs for name in ([run.name] if run.run_type == "llm" else []) + model_calls(run.child_runs)]
+
+
 @slow
-def test_refusal_with_the_real_server_comes_before_any_model_call(sample_settings, llama_server):
-    answer = Assistant(small_llm(sample_settings, llama_server)).ask(UNANSWERABLE_Q)
+def test_refusal_with_the_real_server_comes_before_any_model_call(injected_settings, llama_server):
+    from langchain_core.tracers.context import collect_runs
+
+    bot = Assistant(small_llm(injected_settings, llama_server, k=1, llm_max_tokens=16))
+    with collect_runs() as refused_runs:
+        answer = bot.ask(UNANSWERABLE_Q)
     assert answer.refused and answer.text == REFUSAL and answer.unsupported_sentences == []
-    assert answer.timings["answer"] < 1.0, answer.timings
+    assert model_calls(refused_runs.traced_runs) == []
+    with collect_runs() as answered_runs:  # the count does see the model: a question the document answers calls it
+        bot.ask(BRIDGE_Q)
+    assert model_calls(answered_runs.traced_runs) == ["ChatOpenAI"]
 
 
 @slow

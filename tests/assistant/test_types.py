@@ -1,6 +1,8 @@
-"""The foundation's shared pieces: the one citation-marker syntax every part reads and writes."""
+"""assistant.types: the one citation-marker syntax every part reads and writes, and the document listing's pages."""
 
-from assistant.types import marker_numbers, strip_markers
+from datetime import datetime, timedelta, timezone
+
+from assistant.types import DocumentInfo, DocumentPage, marker_numbers, strip_markers
 
 
 def test_markers_single_and_grouped_are_read_in_order():
@@ -11,3 +13,18 @@ def test_markers_single_and_grouped_are_read_in_order():
 def test_stripping_markers_keeps_the_text_and_its_punctuation():
     assert strip_markers("Witkoff met Putin [2]. He left [1, 3].") == "Witkoff met Putin. He left."
     assert strip_markers("[brackets] stay, [12a] too") == "[brackets] stay, [12a] too"
+
+
+def test_document_pages_sort_filter_and_clamp():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    documents = [DocumentInfo(source=f"/d/{name}", title=name, embedding_model="m",
+                              ingested_at=None if i == 0 else now + timedelta(minutes=i))
+                 for i, name in enumerate(["b.txt", "A.txt", "c.txt", "d.md", "e.txt"])]
+    by_name = DocumentPage.of(documents, "name", size=2)
+    assert [d.name for d in by_name.documents] == ["A.txt", "b.txt"] and (by_name.pages, by_name.total) == (3, 5)
+    newest = DocumentPage.of(documents, "newest", size=10)
+    assert [d.name for d in newest.documents] == ["e.txt", "d.md", "c.txt", "A.txt", "b.txt"]  # undated last
+    assert DocumentPage.of(documents, page=99, size=2).page == 3 and DocumentPage.of(documents, page=-1).page == 1
+    found = DocumentPage.of(documents, query=".MD")
+    assert [d.name for d in found.documents] == ["d.md"] and found.total == 1
+    assert DocumentPage.of([], size=2).pages == 1

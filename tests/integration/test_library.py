@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from assistant import Assistant, Settings, ui
 from assistant.cli import app
 from assistant.errors import UnknownDocument
-from assistant.types import Answer, Conversation, DocumentInfo, DocumentPage
+from assistant.types import Answer, Conversation
 from ingest import ingest_paths
 from ingest.chunking import document_hash
 from ingest.loaders import load_document
@@ -98,21 +98,6 @@ def test_documents_ingested_before_the_listing_still_list(settings, tmp_path):
     (record,) = Assistant(settings).documents()
     assert record.source == str(legacy) and record.chunks == 1 and record.content_hash
     assert (record.format, record.characters, record.ingested_at) == (None, None, None)
-
-
-def test_document_pages_sort_filter_and_clamp():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    documents = [DocumentInfo(source=f"/d/{name}", title=name, embedding_model="m",
-                              ingested_at=None if i == 0 else now + timedelta(minutes=i))
-                 for i, name in enumerate(["b.txt", "A.txt", "c.txt", "d.md", "e.txt"])]
-    by_name = DocumentPage.of(documents, "name", size=2)
-    assert [d.name for d in by_name.documents] == ["A.txt", "b.txt"] and (by_name.pages, by_name.total) == (3, 5)
-    newest = DocumentPage.of(documents, "newest", size=10)
-    assert [d.name for d in newest.documents] == ["e.txt", "d.md", "c.txt", "A.txt", "b.txt"]  # undated last
-    assert DocumentPage.of(documents, page=99, size=2).page == 3 and DocumentPage.of(documents, page=-1).page == 1
-    found = DocumentPage.of(documents, query=".MD")
-    assert [d.name for d in found.documents] == ["d.md"] and found.total == 1
-    assert DocumentPage.of([], size=2).pages == 1
 
 
 @pytest.mark.slow
