@@ -1,4 +1,4 @@
-"""The `assistant` command: flags over the environment, one-line errors and exit codes, ask's output, chat's checks.
+"""The `assistant` command: one-line errors and exit codes, ask's output, chat's checks.
 
 `ask` ends its process at once on success (os._exit), so successful asks run as their own process (run_cli); failures
 and the other commands run in-process through typer's CliRunner."""
@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from assistant import Answer, ui
 from assistant.answer import REFUSAL
 from assistant.cli import app
-from assistant.console import settings_from
 from tests.helpers import MARKERS, SAMPLE, WITKOFF_Q, line_of, one_line, run_cli, sentences, store_flags
 
 
@@ -20,20 +19,7 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-# -- settings from flags and the environment ---------------------------------------------------------------------
-
-def test_flags_win_over_the_environment_and_unset_flags_keep_it(monkeypatch):
-    monkeypatch.setenv("ASSISTANT_K", "7")
-    monkeypatch.setenv("ASSISTANT_COLLECTION", "from-env")
-    assert settings_from(k=3, collection=None).k == 3
-    assert (settings_from(k=None).k, settings_from(k=None).collection) == (7, "from-env")
-
-
-def test_a_bad_flag_is_one_line_naming_the_field(tmp_path):
-    result = invoke("ingest", str(SAMPLE), "--data-dir", str(tmp_path), "--collection", "x")
-    assert result.exit_code == 2 and one_line(result.output.strip()).startswith("error: collection: ")
-    assert "'x'" in result.output  # the value that was given
-
+# -- one-line errors (flags over the environment and bad flags: tests/assistant/test_settings.py) ---------------
 
 def test_a_bad_environment_value_is_one_line_naming_the_field(monkeypatch):
     monkeypatch.setenv("ASSISTANT_K", "many")
