@@ -11,7 +11,7 @@ from ingest.chunking import sentence_spans
 from ingest.embedding import get_embedder
 from ingest.records import SENTENCE_VECTORS_FORMAT, pack_vectors, unpack_vectors
 from ingest.store import open_store
-from tests.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 QUESTION = "Who did Trump send to Moscow?"
 
