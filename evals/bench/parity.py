@@ -14,7 +14,7 @@ def _dense(bot, question: str, k: int) -> list:
 
 
 # Documents' backend, questions' backend ("documents": the same): torch fp32 is the reference every other is held to.
-# ONNX fp32 documents are left out: their vectors equal torch fp32's (tests/test_perf.py).
+# ONNX fp32 documents are left out: their vectors equal torch fp32's (tests/ingest/test_embedding.py).
 PARITY_PAIRS = (("fp32", "documents"), ("int8", "documents"), ("int8", "onnx"), ("onnx-int8", "documents"))
 
 
