@@ -5,7 +5,9 @@ python -m evals.calibrate [--max-refused 0.05] [--max-rejected 0.10] [--dry-run]
 Dev data: squad2-dev-subset (its questions in one collection; each article's questions also asked against a
 collection of the other article alone, as out-of-collection questions), the dev half of the multi-document set
 when it exists (its questions also asked against the half of its documents that lacks their evidence), and the
-claims generated from squad2-dev-subset plus the dev half of the hand-written claims.
+claims generated from squad2-dev-subset plus the dev half of the hand-written claims. The answer and refusal
+models' L2 strengths, the refusal signals and the refusal threshold are chosen by cross-validation on dev that holds
+out one document (SQuAD article, multidoc file) at a time, then the models are fitted on all of dev.
 """
 
 import argparse
@@ -212,7 +214,8 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
 # Tried by grouped cross-validation on dev, fixed before looking at any figure: L2 strengths, and the refusal
 # signals from the answer probability alone to all of them (ties keep the simpler: smaller C, fewer signals).
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-REFUSAL_SETS = {"answer": ("answer",), "core": ("answer", "cosine", "coverage", "slot_nowhere"), "all": REFUSAL_FEATURES}
+REFUSAL_SETS = {"answer": ("answer",), "core": ("answer", "cosine", "coverage", "slot_nowhere"),
+                "all": REFUSAL_FEATURES}
 
 
 def origin_weights(origins: list[str]) -> np.ndarray:
@@ -320,9 +323,9 @@ def calibrate_judge(rows: Rows, max_refused: float) -> tuple[Logistic, Logistic]
     folds = [refusal_cv(questions, c, signals, max_refused) for signals in REFUSAL_SETS.values() for c in C_GRID]
     named = {signals: name for name, signals in REFUSAL_SETS.items()}
     for f in folds:
-        print(f"  refuse over {named[f.signals]:<6} C={f.c:<5} out-of-fold: answerable refused {f.answerable_refused:.3f} "
-              f"(the worse question set), "
-              f"unanswerable and out-of-collection refused {f.others_refused:.3f} (threshold {f.threshold:.4f})")
+        print(f"  refuse over {named[f.signals]:<6} C={f.c:<5} out-of-fold: answerable refused "
+              f"{f.answerable_refused:.3f} (the worse question set), unanswerable and out-of-collection refused "
+              f"{f.others_refused:.3f} (threshold {f.threshold:.4f})")
     best = max(folds, key=lambda f: f.others_refused)  # the first of equals: fewer signals, smaller C
     print(f"  chosen: answer C={answer_c}; refusal C={best.c} over {named[best.signals]} "
           f"({', '.join(best.signals)}), threshold {best.threshold:.4f} (out-of-fold)")

@@ -60,7 +60,8 @@ def test_a_leaking_split_would_fail_the_test_above(monkeypatch: pytest.MonkeyPat
 def test_a_signal_that_generalises_across_documents_is_kept_with_at_most_the_allowed_answerable_refused():
     rng = np.random.default_rng(0)
     q = memorisable()
-    x = np.column_stack([q.answerable + rng.normal(0, 0.3, len(q.answerable)), np.zeros((len(q.answerable), GROUPS - 1))])
+    n = len(q.answerable)
+    x = np.column_stack([q.answerable + rng.normal(0, 0.3, n), np.zeros((n, GROUPS - 1))])
     fold = cv(questions(x))
     assert fold.others_refused > 0.9
     assert fold.answerable_refused <= 0.05
