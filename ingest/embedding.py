@@ -139,10 +139,16 @@ class Embedder(Embeddings):
                               ) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """Each text's vector and, from the same forward pass, a unit vector per span (its sentences): the mean of the
         token embeddings inside the span. None for a text whose tokens do not line up with the model's."""
-        vectors, tokens = self.model.encode_tokens(texts, self.batch_size)
-        encodings = self.tokenizer.encode_batch(texts) if texts else []
-        return vectors, [pool_spans(hidden, encoding, text_spans)
-                         for hidden, encoding, text_spans in zip(tokens, encodings, spans)]
+        # A few batches at a time: the token rows of a long document's every chunk would take gigabytes at once.
+        step = 4 * self.batch_size
+        vectors, pooled = [np.zeros((0, self.dimension), np.float32)], []
+        for at in range(0, len(texts), step):
+            part = texts[at:at + step]
+            part_vectors, tokens = self.model.encode_tokens(part, self.batch_size)
+            vectors.append(part_vectors)
+            pooled += [pool_spans(hidden, encoding, text_spans) for hidden, encoding, text_spans
+                       in zip(tokens, self.tokenizer.encode_batch(part), spans[at:at + step])]
+        return np.concatenate(vectors), pooled
 
     def _vector(self, text: str) -> np.ndarray:
         vector = self.encode([text])[0]

@@ -184,12 +184,16 @@ def _child_memory(corpus: str, data_dir: str, stub: bool) -> None:
     if stub:
         dimension = ingestor.embedder.dimension
 
-        def encode(texts: list[str]) -> np.ndarray:  # pseudo-random unit vectors: the pipeline's memory, not the model's
+        tokenizer = ingestor.embedder.tokenizer
+
+        def encode_tokens(texts: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+            # Pseudo-random unit vectors and token rows: the pipeline's memory, not the model's.
             rng = np.random.default_rng(len(texts))
             vectors = rng.standard_normal((len(texts), dimension)).astype(np.float32)
-            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            tokens = [rng.standard_normal((len(e.ids), dimension)).astype(np.float32) for e in tokenizer.encode_batch(texts)]
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), tokens
 
-        ingestor.embedder.encode = encode
+        ingestor.embedder.model.encode_tokens = encode_tokens
     print(f"ready {time.perf_counter() - started:.3f}", flush=True)
     report = ingestor.run([corpus], on_message=lambda line: None)
     print(f"done {report.added} {report.seconds:.3f} {len(report.failed)}", flush=True)
