@@ -8,6 +8,12 @@ def table(results: dict) -> str:
     """The figures, grouped by the issue's points, then the targets."""
     lines = []
     add = lines.append
+
+    def measured(label: str, part: dict | None) -> bool:
+        """True when the part has figures to show; a failed part gets its one line instead."""
+        if part and "error" in part:
+            add(f"{label}: failed ({part['error'][:200]})")
+        return bool(part) and "error" not in part
     ingest = results["ingest"]
     t = ingest["totals"]
     add(f"Benchmark ({results['config']['corpus']}, {ingest['bytes'] / 1024:.0f} KB, {ingest['chunks']} chunks; "
@@ -42,9 +48,7 @@ def table(results: dict) -> str:
             f"{row['answer_p50_ms']:>10.1f}{row['answer_p95_ms']:>10.1f}{row['index_build_s']:>14.2f}"
             f"{row.get('index_load_s', 0):>8.2f}   {p['embed']:.1f}/{p['dense']:.1f}/{p['lexical']:.1f}/{p['version']:.1f}")
     cold = results.get("cold_start")
-    if cold and "error" in cold:
-        add(f"4. Cold start: failed ({cold['error'][:200]})")
-    elif cold:
+    if measured("4. Cold start", cold):
         add(f"4. Cold `assistant ask`: answer {cold['answer_s']:.2f} s ({cold['answer_vs_floor']:.2f} of the floor "
             f"{cold['floor_s']:.1f} s, interleaved), exit {cold['exit_s']:.2f} s, peak RSS {cold['peak_rss_mb']:.0f} MB; "
             f"import assistant.cli {cold['import_s']['assistant.cli']:.2f} s, assistant.api "
@@ -86,15 +90,13 @@ def table(results: dict) -> str:
                 f"{data['points_vs_reference'][pair][mode]['mrr@5']:+.1f})" for mode in ("hybrid", "dense"))
                 + ("" if all(data["parity"][pair].values()) else "   parity FAILS"))
     m = results.get("memory")
-    if m and "error" in m:
-        add(f"7. Memory: failed ({m['error'][:200]})")
-    elif m:
+    if measured("7. Memory", m):
         add(f"7. Memory ({m['corpus_mb']:.0f} MB, {m['chunks']} chunks, {m['encoder']} encoder, {m['ingest_s']:.0f} s): "
             f"peak RSS {m['peak_rss_mb']:.0f} MB, {m['rss_after_model_load_mb']:.0f} after model load; RSS at "
             + ", ".join(f"{k} {v:.0f}" for k, v in m["rss_at_mb"].items())
             + f" MB; second half +{m['growth_per_chunk_kb']:.1f} KB per chunk stored (Chroma's in-memory index: "
               f"{m['vector_kb_per_chunk']:.1f} KB of vector each, plus links) -> {'flat' if m['flat'] else 'GROWS'}")
-    else:
+    elif not m:
         add("7. Memory: not measured (--memory or --memory-mb N)")
     add("   seconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("section_seconds", {}).items()))
     add("")
