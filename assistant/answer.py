@@ -56,11 +56,11 @@ class ExtractiveAnswerer:
         picked = [chosen[order[0]]]
         slot_found, slot_missing = ANSWER_FEATURES.index("slot_found"), ANSWER_FEATURES.index("slot_missing")
         row_of = {i: row for row, i in enumerate(chosen)}
-        following = picked[0] + 1
+        following = _next_in_passage(sentences, picked[0])
         # The lead sets the scene and the very next sentence holds what was asked ("Wait 2 hours before switching it
         # on." "This lets the refrigerant settle."): the answer goes on with it.
         if (features[order[0], slot_missing] and following in row_of and features[row_of[following], slot_found]
-                and sentences[following].passage == sentences[picked[0]].passage and self.max_sentences > 1):
+                and self.max_sentences > 1):
             picked.append(following)
         for o in order[1:]:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
@@ -69,9 +69,8 @@ class ExtractiveAnswerer:
             if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
         for i in list(picked):
-            following = i + 1
-            if (open_quote(sentences[i].text) and following < len(sentences) and following not in picked
-                    and sentences[following].passage == sentences[i].passage):
+            following = _next_in_passage(sentences, i)
+            if open_quote(sentences[i].text) and following is not None and following not in picked:
                 picked.insert(picked.index(i) + 1, following)
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
 
@@ -80,6 +79,14 @@ class ExtractiveAnswerer:
         known = set(self.judge.terms(question)) | set(self.judge.terms(first))
         terms = set(self.judge.terms(second))
         return bool(terms) and len(terms - known) / len(terms) >= _SECOND_NEW
+
+
+def _next_in_passage(sentences: list[Sentence], i: int) -> int | None:
+    """The index of the sentence after sentence i, if it is in the same passage."""
+    following = i + 1
+    if following < len(sentences) and sentences[following].passage == sentences[i].passage:
+        return following
+    return None
 
 
 def parse_claims(text: str, n_passages: int) -> tuple[Claim, ...]:

@@ -152,7 +152,10 @@ class AnswerJudge:
     def features(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> np.ndarray:
         """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in order)."""
         titles = [p.title for p in passages]
-        passages_text = [p.text for p in passages]
+        # The same entity is looked for in the whole passage and its title: read each passage once, not per sentence.
+        whole = [f"{p.title} {p.text}" for p in passages]
+        passage_lower = [text.lower() for text in whole]
+        passage_numbers = [numbers(text) for text in whole]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
         cosine = vectors_of(self.embedder, [sentences[i] for i in chosen], passages) @ self.embedder.query_vector(question)
@@ -175,10 +178,9 @@ class AnswerJudge:
             new = sum(self.idf(t) for t in terms - q_set) / (sum(self.idf(t) for t in terms) or 1.0)
             # The same entity: the question's names, and apart its numbers and versions ("Ledgerly 4.4.0" is not
             # 4.2.3), anywhere in the sentence's passage or its title.
-            passage_text = f"{titles[sentence.passage]} {passages_text[sentence.passage]}"
-            lowered = passage_text.lower()
-            found = sum(n in lowered for n in q_names)
-            numbers_found = len(q_numbers & numbers(passage_text)) / len(q_numbers) if q_numbers else 1.0
+            found = sum(n in passage_lower[sentence.passage] for n in q_names)
+            numbers_found = (len(q_numbers & passage_numbers[sentence.passage]) / len(q_numbers)
+                             if q_numbers else 1.0)
             missing = [self.idf(t) / top_idf for t in q_key - context]
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
