@@ -29,7 +29,7 @@ TEST_SQUAD = dataset.EXTERNAL / dataset.REPORTING_SET / "dev-v2.0.json"
 CALIBRATION_ARTICLES = frozenset({"Normans", "Rhine"})  # squad2-dev-subset's articles: never in a test split
 HAND_WRITTEN = Path(__file__).parent / "datasets" / "multidoc-claims.jsonl"
 DOCUMENTS = Path(__file__).parent / "datasets" / "multidoc"
-TRUE_TYPES = ("original", "subclause", "reordered", "paraphrase")
+TRUE_TYPES = ("original", "subclause", "reordered", "paraphrase", "llm_paraphrase")
 
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)?(?![\w])")
 _AUXILIARY = re.compile(r"\b(is|was|are|were|has|had|have|can|could|will|would|should|did|does|do|must)\b(?! not\b)")

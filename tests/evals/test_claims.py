@@ -43,3 +43,34 @@ def test_claims_report_catches_nothing_when_the_verifier_accepts_everything(monk
     report = claims.run_claims(Settings(), "dev", paragraphs=2)
     assert report.false_caught == 0.0 and report.true_accepted == 1.0 and report.balanced_accuracy == 0.5
     assert all(t.correct == (1.0 if t.supported else 0.0) for t in report.by_type)
+
+
+def paraphrase_problem(claim: str, evidence: str) -> str | None:
+    """Why a claim is not an LLM-style restatement of its evidence: a number not in the evidence, or too few new words."""
+    import re
+
+    from tests.evals.test_multidoc_dataset import content_stems
+
+    numbers = re.compile(r"\d+(?:[.,:]\d+)*")
+    if extra := set(numbers.findall(claim)) - set(numbers.findall(evidence)):
+        return f"numbers not in the evidence: {sorted(extra)}"
+    if len(new := content_stems(claim) - content_stems(evidence)) < 2:
+        return f"near-verbatim: only {sorted(new)} not in the evidence"
+    return None
+
+
+def test_llm_paraphrases_restate_their_evidence_in_other_words():
+    """Every `llm_paraphrase` keeps its evidence's numbers and uses other words; the check catches a copy and a swap."""
+    from evals.claims import HAND_WRITTEN, ClaimItem
+    from evals.dataset import read_jsonl
+
+    evidence = "The DH-25 removes up to 25 litres per day and has a 4.2-litre tank."
+    assert paraphrase_problem("The DH-25 can take as much as 25 litres of moisture out of the air daily.", evidence) is None
+    assert "near-verbatim" in paraphrase_problem("The DH-25 removes up to 25 litres each day.", evidence)
+    assert "numbers" in paraphrase_problem("The DH-25 can take as much as 20 litres of moisture out of the air daily.",
+                                           evidence)
+    claims = [item for _, item in read_jsonl(HAND_WRITTEN, ClaimItem)]
+    ours = [c for c in claims if c.type == "llm_paraphrase"]
+    assert len(ours) >= 40 and all(sum(c.split == s for c in ours) >= 18 for s in ("dev", "test"))
+    for claim in ours:
+        assert claim.supported and paraphrase_problem(claim.claim, claim.evidence) is None, (claim.id, claim.claim)
