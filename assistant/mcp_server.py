@@ -54,7 +54,7 @@ def build_server(settings: Settings):
     from assistant.api import Assistant
 
     assistant = Assistant(settings)
-    server = MCPServer("grounded-assistant", instructions=INSTRUCTIONS)
+    server = MCPServer("grounded-assistant", instructions=INSTRUCTIONS, log_level="WARNING")
 
     def scope(sources: list[str] | None) -> list[str]:
         return [assistant.resolve(path) for path in sources or ()]
