@@ -65,7 +65,8 @@ class _OpenAIRoute(APIRoute):
                 return exc.response()
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
-                where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
+                path = first.get("loc", ())[1:] if first.get("type") != "json_invalid" else ()  # a JSON offset
+                where = ".".join(str(part) for part in path) or "body"
                 return APIError(400, f"{where}: {first.get('msg', 'invalid request')}", param=where).response()
 
         return guarded

@@ -155,6 +155,16 @@ def test_a_missing_or_wrong_key_is_401(endpoint):
 
 
 @pytest.mark.slow
+def test_a_body_that_is_not_json_is_400_naming_the_body(endpoint):
+    request = urllib.request.Request(f"{endpoint.url}/chat/completions", method="POST", data=b"not json",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert json.loads(caught.value.read())["error"]["message"] == "body: JSON decode error"
+
+
+@pytest.mark.slow
 def test_no_key_set_lets_any_client_in(sample_settings):
     with Served(serve_app(sample_settings)) as served:
         anyone = openai.OpenAI(base_url=served.url, api_key="anything", max_retries=0)
