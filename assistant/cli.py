@@ -222,6 +222,8 @@ def serve(
 ):
     """Serve the OpenAI-compatible endpoint (/v1/models, /v1/chat/completions) for chat front ends and clients
     (ingests the sample if the collection is empty)."""
+    import socket
+
     import uvicorn
 
     from assistant.api import Assistant
@@ -234,18 +236,21 @@ def serve(
         typer.echo(f"warning: serving {host} without --api-key: anyone who can reach port {port} can ask about the "
                    "documents.", err=True)
     try:
-        ensure_sample(settings, lambda line: typer.echo(line, err=True))
-        Assistant(settings).warm_up()
-        server = uvicorn.Server(uvicorn.Config(serve_app(settings), host=host, port=port, log_level="warning"))
-        typer.echo(f"OpenAI-compatible endpoint on http://{_shown(host)}:{port}/v1 "
-                   f"(model: grounded-assistant/{settings.collection})", err=True)
-        server.run()
-    except AssistantError as exc:
-        fail(str(exc), 1)
+        # Bound here, before anything loads, so a taken port is one line and not uvicorn's log and exit code.
+        listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host.strip("[]"), port))
     except OSError as exc:
         fail(_listen_error(host, port, exc), 1)
-    if not server.started:  # uvicorn logs a failed bind and returns
-        fail(f"--host {host} --port {port}: could not listen there", 1)
+    try:
+        ensure_sample(settings, lambda line: typer.echo(line, err=True))
+        Assistant(settings).warm_up()
+        server = uvicorn.Server(uvicorn.Config(serve_app(settings), log_level="warning"))
+        typer.echo(f"OpenAI-compatible endpoint on http://{_shown(host)}:{port}/v1 "
+                   f"(model: grounded-assistant/{settings.collection})", err=True)
+        server.run(sockets=[listening])
+    except AssistantError as exc:
+        fail(str(exc), 1)
 
 
 def _shown(host: str) -> str:

@@ -1,6 +1,7 @@
 """The OpenAI-compatible endpoint, driven by the real `openai` client against a real server on 127.0.0.1."""
 
 import json
+import subprocess
 import threading
 import time
 import urllib.error
@@ -12,8 +13,8 @@ import pytest
 from assistant.answer import REFUSAL
 from assistant.openai_api import Message, conversation, serve_app
 from assistant.types import answer_of_reply
-from tests.helpers import WITKOFF_Q
-from tests.servers import ChatServer, free_port
+from tests.helpers import BIN, WITKOFF_Q, one_line, run_cli, store_flags
+from tests.servers import ChatServer, free_port, stop, wait_http
 
 KEY = "test-key"
 FOLLOW_UP = "What did he say?"  # refused without its history, answered with it
@@ -183,3 +184,19 @@ def test_assistant_chat_serves_the_endpoint_beside_the_page(tmp_path):
         urllib.request.urlopen(chat.url, timeout=30).close()  # the page is still there
     finally:
         chat.stop()
+
+
+@pytest.mark.slow
+def test_assistant_serve_listens_on_loopback_and_a_taken_port_is_one_line(sample_settings):
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "assistant"), "serve", "--port", str(port), *store_flags(sample_settings)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", 120, process)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="any", max_retries=0, timeout=120)
+        assert [m.id for m in client.models.list().data] == [MODEL]
+        taken = run_cli("serve", "--port", str(port), *store_flags(sample_settings), timeout=120)
+        assert taken.returncode == 1
+        assert one_line(taken.stderr).startswith(f"error: --host 127.0.0.1 --port {port}: "), taken.stderr
+    finally:
+        stop(process)

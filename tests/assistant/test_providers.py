@@ -25,3 +25,12 @@ def test_a_missing_provider_package_names_the_extra(monkeypatch, provider, packa
         llm._chat_model(f"{provider}:some-model", None, None, 5.0, 64)
     assert one_line(str(caught.value)) == (f"llm: '{provider}:some-model' needs its provider's package: "
                                            f"pip install 'grounded-assistant[{provider}]'")
+
+
+def test_assistant_mcp_without_the_sdk_names_the_extra(monkeypatch, settings):
+    from assistant.errors import AssistantError
+    from assistant.mcp_server import run
+
+    monkeypatch.setitem(sys.modules, "mcp", None)
+    with pytest.raises(AssistantError, match=r"pip install 'grounded-assistant\[mcp\]'$"):
+        run(settings)
