@@ -68,6 +68,8 @@ class _OpenAIRoute(APIRoute):
                 path = first.get("loc", ())[1:] if first.get("type") != "json_invalid" else ()  # a JSON offset
                 where = ".".join(str(part) for part in path) or "body"
                 return APIError(400, f"{where}: {first.get('msg', 'invalid request')}", param=where).response()
+            except Exception as exc:  # the store or the chat model failing, or a bug (logged by one_line)
+                return api_error(exc).response()
 
         return guarded
 
@@ -216,10 +218,7 @@ def router(settings: Settings) -> APIRouter:
         question, history = conversation(body.messages)
         assistant = assistants.of(body.model)
         # The seam where a busy server would turn a request away (APIError 429/503 with Retry-After).
-        try:
-            answer = await assistant.aask(question, history)
-        except Exception as exc:
-            raise api_error(exc) from None
+        answer = await assistant.aask(question, history)
         # Streamed or not, the content is the verified answer: a draft's deltas could not be taken back.
         if body.stream:
             return StreamingResponse(sse(chunks(answer, body.model)), media_type="text/event-stream")

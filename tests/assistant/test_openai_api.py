@@ -166,6 +166,20 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(endpoint):
 
 
 @pytest.mark.slow
+def test_an_unreachable_store_is_503_in_the_openai_error_shape(settings):
+    down = settings.with_overrides(chroma_url=f"http://127.0.0.1:{free_port()}", store_timeout=2)
+    with Served(serve_app(down)) as served:
+        client = openai.OpenAI(base_url=served.url, api_key="any", max_retries=0)
+        with pytest.raises(openai.InternalServerError) as caught:
+            client.models.list()
+        assert caught.value.status_code == 503 and caught.value.body["message"].startswith("store unreachable at")
+        with pytest.raises(openai.InternalServerError) as caught:
+            client.chat.completions.create(model="grounded-assistant/test-docs",
+                                           messages=[{"role": "user", "content": WITKOFF_Q}])
+        assert caught.value.status_code == 503
+
+
+@pytest.mark.slow
 def test_no_key_set_lets_any_client_in(sample_settings):
     with Served(serve_app(sample_settings)) as served:
         anyone = openai.OpenAI(base_url=served.url, api_key="anything", max_retries=0)
