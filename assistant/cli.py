@@ -9,7 +9,7 @@ import typer
 
 from assistant.console import fail, settings_from
 from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import is_loopback
+from assistant.settings import display_host, is_loopback
 from assistant.types import DocumentInfo
 from evals.bench.run import bench_command
 from evals.cli import eval_command
@@ -246,16 +246,11 @@ def serve(
         ensure_sample(settings, lambda line: typer.echo(line, err=True))
         Assistant(settings).warm_up()
         server = uvicorn.Server(uvicorn.Config(serve_app(settings), log_level="warning"))
-        typer.echo(f"OpenAI-compatible endpoint on http://{_shown(host)}:{port}/v1 "
+        typer.echo(f"OpenAI-compatible endpoint on http://{display_host(host)}:{port}/v1 "
                    f"(model: grounded-assistant/{settings.collection})", err=True)
         server.run(sockets=[listening])
     except AssistantError as exc:
         fail(str(exc), 1)
-
-
-def _shown(host: str) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    return f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
 
 
 @app.command()

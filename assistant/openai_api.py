@@ -172,7 +172,7 @@ class Assistants:
         return self._made[self.settings.collection]
 
     def models(self) -> list[str]:
-        names = dict.fromkeys([self.settings.collection, *self.default().store.collections()])
+        names = dict.fromkeys([self.settings.collection, *self.default().collections()])
         return [MODEL_PREFIX + name for name in names]
 
     def of(self, model: str):

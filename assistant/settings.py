@@ -95,3 +95,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def display_host(host: str) -> str:
+    """The host part of a URL to print for a listening address: every-interface addresses as 127.0.0.1, IPv6 in
+    brackets."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown

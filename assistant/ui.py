@@ -22,7 +22,7 @@ from fastapi import APIRouter
 
 from assistant.errors import AssistantError, UnknownDocument, one_line
 from assistant.history import parse_history
-from assistant.settings import MB, Settings, is_loopback, load_settings
+from assistant.settings import MB, Settings, display_host, load_settings
 from assistant.types import (CITATION_MARKER, UNPRINTABLE, Answer, Citation, Conversation, DocumentPage, Passage,
                              file_name, where)
 from ingest.uploads import UploadReport, add_uploads, delete_upload
@@ -550,9 +550,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
                max_file_size=int(settings.max_file_mb * MB))
     for router in routers:
         app.app.include_router(router)
-    shown = host if is_loopback(host) or host not in ("0.0.0.0", "::") else "127.0.0.1"
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-    print(f"Chat running on http://{shown}:{app.server_port}/", flush=True)
+    print(f"Chat running on http://{display_host(host)}:{app.server_port}/", flush=True)
     if not prevent_thread_lock:
         app.block_thread()
     return app
