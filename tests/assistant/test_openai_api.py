@@ -214,3 +214,15 @@ def test_assistant_serve_listens_on_loopback_and_a_taken_port_is_one_line(sample
         assert one_line(taken.stderr).startswith(f"error: --host 127.0.0.1 --port {port}: "), taken.stderr
     finally:
         stop(process)
+
+
+@pytest.mark.slow
+def test_assistant_chat_with_a_password_and_no_key_does_not_serve_v1(tmp_path):
+    guarded = ChatServer(tmp_path / "data", "auth-v1", "--auth", "reader:s3cret").start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(guarded.url + "v1/models", timeout=30)
+        assert caught.value.code == 404, "the page's password does not cover /v1: it is not served"
+        assert "/v1 (the OpenAI-compatible endpoint) is not served" in guarded.log()
+    finally:
+        guarded.stop()
