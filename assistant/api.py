@@ -10,9 +10,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator, TypedDict
 
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 import prompts
 from assistant import condense
@@ -28,6 +28,19 @@ from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
 
 Sources = Collection[str] | None
+
+
+class Question(TypedDict, total=False):
+    """What the Runnable face takes besides a plain question: the question and the turns before it."""
+
+    question: str
+    history: History
+
+
+def _unpack(question: "str | Question") -> tuple[str, History | None]:
+    if isinstance(question, dict):
+        return question.get("question"), question.get("history")
+    return question, None
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,10 @@ def _lexical(store: Store, data_dir: Path) -> LexicalIndex:
     return _lexical_indexes[key]
 
 
-class Assistant:
-    """Answers questions from the documents in one collection, every sentence cited and checked."""
+class Assistant(Runnable[str | Question, Answer]):
+    """Answers questions from the documents in one collection, every sentence cited and checked.
+
+    Also a LangChain Runnable: invoke/batch/stream take a question or {"question", "history"} and give the Answer."""
 
     def __init__(self, settings: Settings | None = None, **overrides):
         self.settings = (settings or Settings()).with_overrides(**overrides)
@@ -198,16 +213,43 @@ class Assistant:
         """Answer from the documents; `source` (one file) or `sources` (several) limit retrieval to those."""
         return self.chain.invoke(self._turn(question, history, source, sources)).answer
 
+    def invoke(self, input: str | Question, config: RunnableConfig | None = None, **kwargs) -> Answer:
+        """`ask` as a Runnable (LangChain's callbacks and tags in `config` reach the chain's stages)."""
+        question, history = _unpack(input)
+        return self.chain.invoke(self._turn(question, history, None, None), config).answer
+
+    def transform(self, input: Iterator[str | Question], config: RunnableConfig | None = None,
+                  **kwargs) -> Iterator[Answer]:
+        """Inside a streamed chain: one chunk, the verified Answer (a draft's text deltas do not add up to it)."""
+        final = None
+        for item in input:
+            final = item if final is None else final + item
+        yield self.invoke(final, config)
+
+    async def atransform(self, input: AsyncIterator[str | Question], config: RunnableConfig | None = None,
+                         **kwargs) -> AsyncIterator[Answer]:
+        final = None
+        async for item in input:
+            final = item if final is None else final + item
+        yield await self.ainvoke(final, config)
+
+    def search(self, query: str, k: int | None = None, sources: Sources = None) -> list[Passage]:
+        """The best k passages for a query (no answer), ranked; `sources` limit them to those documents."""
+        turn = self._turn(query, None, None, sources)
+        return self.retriever.passages(turn.question, k or self.settings.k, turn.sources)
+
     async def aask(self, question: str, history: History | None = None, source: str | None = None,
                    sources: Sources = None) -> Answer:
         return (await self.chain.ainvoke(self._turn(question, history, source, sources))).answer
 
-    def stream(self, question: str, history: History | None = None, source: str | None = None,
-               sources: Sources = None) -> Iterator[str | Answer]:
+    def stream(self, question: str | Question, history: History | None = None, source: str | None = None,
+               sources: Sources = None, **kwargs) -> Iterator[str | Answer]:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
         # The same chain as ask, run in a worker thread; the answer stage hands its deltas over through a queue.
         done = object()
         items: queue.SimpleQueue = queue.SimpleQueue()
+        if isinstance(question, dict):
+            question, history = _unpack(question)
         turn = replace(self._turn(question, history, source, sources), on_text=items.put)
 
         def run() -> None:
@@ -237,6 +279,10 @@ class Assistant:
             yield item
 
     # -- the collection -------------------------------------------------------------------------------------
+    def collections(self) -> list[str]:
+        """The collections in this store that this Assistant's settings can answer from (same embedding model)."""
+        return self.store.collections()
+
     def documents(self) -> list[DocumentInfo]:
         """Every document in the collection, one record each, sorted by source path."""
         return self.store.documents()

@@ -9,7 +9,7 @@ import typer
 
 from assistant.console import fail, settings_from
 from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import is_loopback
+from assistant.settings import display_host, is_loopback
 from assistant.types import DocumentInfo
 from evals.bench.run import bench_command
 from evals.cli import eval_command
@@ -24,6 +24,9 @@ K = Annotated[Optional[int], typer.Option("--k", help="Passages to retrieve.")]
 Mode = Annotated[Optional[str], typer.Option("--mode", help="extractive or llm.")]
 Llm = Annotated[Optional[str], typer.Option("--llm", help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")]
 LlmUrl = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
+ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Bearer key the /v1 endpoint asks for "
+                                                                  "(or ASSISTANT_API_KEY); none: no key needed.")]
+Host = Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every interface.")]
 
 
 @app.command()
@@ -165,20 +168,22 @@ app.command("eval")(eval_command)
 
 @app.command()
 def chat(
-    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every interface.")] = "127.0.0.1",
+    host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
-    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
+    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None, api_key: ApiKey = None,
     auth: Annotated[Optional[str], typer.Option("--auth", envvar="ASSISTANT_CHAT_AUTH",
                                                 help="user:password asked for before the page opens.")] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth",
                                           help="Serve a non-loopback address without a password, on purpose.")] = False,
 ):
-    """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty)."""
+    """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty).
+    The OpenAI-compatible endpoint is served beside it, under /v1."""
+    from assistant.openai_api import router
     from assistant.ui import launch
 
     settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
-                             chroma_url=chroma_url, data_dir=data_dir)
+                             chroma_url=chroma_url, data_dir=data_dir, api_key=api_key)
     credentials = None
     if auth is not None:
         user, _, password = auth.partition(":")
@@ -190,12 +195,85 @@ def chat(
     if not is_loopback(host) and credentials is None and not no_auth:
         typer.echo(f"warning: serving {host} without --auth: anyone who can reach port {port} can read and upload "
                    "documents. Pass --auth user:password, or --no-auth if that is intended.", err=True)
+    routers = [router(settings)]
+    if credentials is not None and settings.api_key is None:  # the page's password does not cover /v1
+        typer.echo("note: /v1 (the OpenAI-compatible endpoint) is not served: with --auth it needs --api-key too",
+                   err=True)
+        routers = []
     try:
-        launch(settings, host=host, port=port, auth=credentials, on_message=lambda line: typer.echo(line, err=True))
+        launch(settings, host=host, port=port, auth=credentials, on_message=lambda line: typer.echo(line, err=True),
+               routers=routers)
     except AssistantError as exc:
         fail(str(exc), 1)
     except OSError as exc:  # the port is taken, or the address is not this machine's
-        fail(f"--host {host} --port {port}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 1)
+        fail(_listen_error(host, port, exc), 1)
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    return f"--host {host} --port {port}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None, api_key: ApiKey = None,
+):
+    """Serve the OpenAI-compatible endpoint (/v1/models, /v1/chat/completions) for chat front ends and clients
+    (ingests the sample if the collection is empty)."""
+    import socket
+
+    import uvicorn
+
+    from assistant.api import Assistant
+    from assistant.openai_api import serve_app
+    from ingest.sample import ensure_sample
+
+    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
+                             chroma_url=chroma_url, data_dir=data_dir, api_key=api_key)
+    if not is_loopback(host) and settings.api_key is None:
+        typer.echo(f"warning: serving {host} without --api-key: anyone who can reach port {port} can ask about the "
+                   "documents.", err=True)
+    try:
+        # Bound here, before anything loads, so a taken port is one line and not uvicorn's log and exit code.
+        listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host.strip("[]"), port))
+    except OSError as exc:
+        fail(_listen_error(host, port, exc), 1)
+    try:
+        ensure_sample(settings, lambda line: typer.echo(line, err=True))
+        Assistant(settings).warm_up()
+        server = uvicorn.Server(uvicorn.Config(serve_app(settings), log_level="warning"))
+        typer.echo(f"OpenAI-compatible endpoint on http://{display_host(host)}:{port}/v1 "
+                   f"(model: grounded-assistant/{settings.collection})", err=True)
+        server.run(sockets=[listening])
+    except AssistantError as exc:
+        fail(str(exc), 1)
+
+
+@app.command()
+def mcp(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on with --http.")] = 8765,
+    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
+):
+    """Serve the documents to an MCP host (Claude Desktop, IDE assistants, agents): tools search, ask, list_documents."""
+    from assistant.mcp_server import run
+
+    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
+                             chroma_url=chroma_url, data_dir=data_dir)
+    if http and not is_loopback(host):
+        typer.echo(f"warning: serving {host}: the MCP endpoint has no authentication.", err=True)
+    try:
+        run(settings, http=http, host=host, port=port)
+    except AssistantError as exc:
+        fail(str(exc), 1)
+    except OSError as exc:
+        fail(_listen_error(host, port, exc), 1)
 
 
 app.command("bench")(bench_command)  # evals.bench.run imports nothing heavy until it runs: start-up stays quick

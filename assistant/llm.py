@@ -20,6 +20,8 @@ from pathlib import Path
 from assistant.errors import LLMError
 from assistant.settings import Settings
 
+# provider -> the extra of grounded-assistant that installs its LangChain package (pyproject.toml)
+EXTRAS = {"ollama": "ollama", "openai": "openai", "anthropic": "anthropic"}
 _servers: dict[str, "LocalServer"] = {}
 _lock = threading.Lock()
 _STDERR_LINES = 8
@@ -147,7 +149,11 @@ def _chat_model(llm: str, base_url: str | None, api_key: str | None, timeout: fl
         options["api_key"] = api_key
     try:
         return init_chat_model(llm, **options)
-    except Exception as exc:  # unknown provider, missing integration package, missing key
+    except ImportError as exc:  # the provider's LangChain package is not installed
+        extra = EXTRAS.get(llm.partition(":")[0])
+        hint = f"pip install 'grounded-assistant[{extra}]'" if extra else str(exc).splitlines()[0]
+        raise LLMError(f"llm: {llm!r} needs its provider's package: {hint}") from exc
+    except Exception as exc:  # unknown provider, missing key
         raise LLMError(f"llm: cannot use {llm!r}: {str(exc).splitlines()[0]}") from exc
 
 

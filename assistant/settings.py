@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50.0, gt=0)
     max_question_chars: int = Field(default=2000, ge=10)
 
+    # Serving: the bearer key the OpenAI-compatible endpoint asks for (None: no key needed)
+    api_key: str | None = Field(default=None, min_length=1, description="Bearer key of `assistant serve`'s /v1 endpoint.")
+
     # Reliability
     max_upload_mb: float = Field(default=200.0, gt=0, description="All files of one upload, together.")
     store_timeout: float = Field(default=30.0, gt=0, description="Seconds one request to a Chroma server may take.")
@@ -92,3 +95,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def display_host(host: str) -> str:
+    """The host part of a URL to print for a listening address: every-interface addresses as 127.0.0.1, IPv6 in
+    brackets."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown

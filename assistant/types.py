@@ -18,6 +18,15 @@ CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+# Where a reply's sources start (Answer.reply_markdown); what a client sends back as history is read up to it.
+SOURCES_HEADING = "Sources:"
+
+
+def answer_of_reply(content: str) -> str:
+    """The answer part of a reply_markdown() text (the whole text if it has no sources)."""
+    return content.split(f"\n\n{SOURCES_HEADING}\n", 1)[0]
+
+
 def marker_numbers(text: str) -> list[int]:
     """Every number cited in text, in order: "a [1] b [2, 3]" -> [1, 2, 3]."""
     return [int(n) for group in CITATION_MARKER.findall(text) for n in group.split(",")]
@@ -187,16 +196,21 @@ class Answer(_Frozen):
 
     def to_markdown(self) -> str:
         """The question, the answer and every citation (file, where, verified or flagged, quote) as Markdown."""
-        parts = [f"### {_one_line(self.question)}", "", self.text.strip()]
+        return f"### {_one_line(self.question)}\n\n{self.reply_markdown()}\n"
+
+    def reply_markdown(self) -> str:
+        """The answer with its [n] markers, then its sources (file, where, verified or flagged, quote), as Markdown:
+        what a chat front end shows as the assistant's message."""
+        parts = [self.text.strip()]
         if self.unsupported_sentences:
             parts += ["", "Not verified: " + " ".join(self.unsupported_sentences)]
         if self.citations:
-            parts += ["", "Sources:", ""]
+            parts += ["", SOURCES_HEADING, ""]
             for c in self.citations:
                 state = "verified" if c.supported else "flagged: the passage may not support the sentence"
                 parts.append(f"{c.number}. `{c.source}`, {where(c)} ({state})")
                 parts += [f"   > {line}" if line.strip() else "   >" for line in c.quote.splitlines()]
-        return "\n".join(parts) + "\n"
+        return "\n".join(parts)
 
     def sources_text(self) -> str:
         """The numbered sources as `path, location` lines with their quotes, for terminals and logs."""

@@ -15,13 +15,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import gradio as gr
+from fastapi import APIRouter
 
 from assistant.errors import AssistantError, UnknownDocument, one_line
 from assistant.history import parse_history
-from assistant.settings import MB, Settings, is_loopback, load_settings
+from assistant.settings import MB, Settings, display_host, load_settings
 from assistant.types import (CITATION_MARKER, UNPRINTABLE, Answer, Citation, Conversation, DocumentPage, Passage,
                              file_name, where)
 from ingest.uploads import UploadReport, add_uploads, delete_upload
@@ -530,11 +531,12 @@ def build_app(settings: Settings) -> gr.Blocks:
 # -- starting ---------------------------------------------------------------------------------------------------
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, *,
            prevent_thread_lock: bool = False, sample: bool = True, quiet: bool = True,
-           on_message: Callable[[str], None] = print) -> gr.Blocks:
+           on_message: Callable[[str], None] = print, routers: Sequence[APIRouter] = ()) -> gr.Blocks:
     """Ingest the sample if the store is empty, warm up, serve the page and print its URL on stdout.
 
     Blocks until interrupted unless `prevent_thread_lock`; then stop it with `app.close()`. `on_message` gets the
-    first-start ingestion's lines (stdout by default)."""
+    first-start ingestion's lines (stdout by default); `routers` are served beside the page, on Gradio's own FastAPI
+    app (they bring their own authentication: Gradio's password guards only its routes)."""
     from assistant.api import Assistant
     from ingest.sample import ensure_sample
 
@@ -546,9 +548,9 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
     app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=quiet,
                css=CSS, theme=theme(), ssr_mode=False, show_error=False,
                max_file_size=int(settings.max_file_mb * MB))
-    shown = host if is_loopback(host) or host not in ("0.0.0.0", "::") else "127.0.0.1"
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-    print(f"Chat running on http://{shown}:{app.server_port}/", flush=True)
+    for router in routers:
+        app.app.include_router(router)
+    print(f"Chat running on http://{display_host(host)}:{app.server_port}/", flush=True)
     if not prevent_thread_lock:
         app.block_thread()
     return app

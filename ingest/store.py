@@ -175,6 +175,12 @@ class Store:
                     "version": uuid.uuid4().hex}
         self._call(self.collection.modify, metadata=metadata)
 
+    def collections(self) -> list[str]:
+        """The names of the collections in this store embedded as this one is (so answerable here), sorted."""
+        listed = self._call(self.client.list_collections)
+        return sorted(c.name for c in listed
+                      if {key: (c.metadata or {}).get(key) for key in _IDENTITY_KEYS} == self.identity)
+
     def count(self) -> int:
         return self._call(self.collection.count)
 

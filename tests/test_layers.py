@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("assistant", "ingest", "evals", "prompts")
 FOUNDATION = {"assistant.settings", "assistant.errors", "assistant.types"}
-FACES = {"assistant.cli", "assistant.ui"}
+FACES = {"assistant.cli", "assistant.ui", "assistant.openai_api", "assistant.mcp_server"}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

@@ -126,18 +126,34 @@ def measure_chat(settings, questions: list[str], levels: list[int], reps: int, p
             after_first = {"rss_mb": handle.memory_info().rss / MB, "peak_rss_mb": (peak_rss(process.pid) or 0) / MB}
             clients = [gradio_client(url) for _ in range(max(levels))]
             rates = _levels(lambda t, q: clients[t].predict(q, api_name="/ask"), questions, levels, reps, per_run, 120)
+            v1 = _levels(openai_asker(url, settings.collection, max(levels)), questions, levels, reps, per_run, 160)
             after_all = {"rss_mb": handle.memory_info().rss / MB, "peak_rss_mb": (peak_rss(process.pid) or 0) / MB}
     except Exception as exc:
         say(f"  chat page unavailable ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})")
         return {"available": False, "reason": str(exc)[:500]}
     result = {"available": True, "start_s": start_s, "first_answer_s": first_s,
               "first_answer": str(first.get("text", ""))[:120] if isinstance(first, dict) else str(first)[:120],
-              "after_first": after_first, "after_all": after_all, "gradio": rates}
+              "after_first": after_first, "after_all": after_all, "gradio": rates, "openai": v1}
     say(f"  chat: up in {start_s:.1f}s, RSS after one answer {after_first['rss_mb']:.0f} MB (peak "
         f"{after_first['peak_rss_mb']:.0f}); gradio " + ", ".join(f"{c} callers {v['answers_per_s']:.1f}/s"
                                                              for c, v in rates.items())
+        + "; /v1/chat/completions " + ", ".join(f"{c} callers {v['answers_per_s']:.1f}/s" for c, v in v1.items())
         + f"; RSS after all {after_all['rss_mb']:.0f} MB")
     return result
+
+
+def openai_asker(url: str, collection: str, callers: int) -> Callable[[int, str], object]:
+    """ask(caller, question) through the chat process's OpenAI-compatible endpoint, one `openai` client a caller."""
+    import openai
+
+    clients = [openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="bench", max_retries=0, timeout=300)
+               for _ in range(callers)]
+
+    def ask(t: int, question: str):
+        return clients[t].chat.completions.create(model=f"grounded-assistant/{collection}",
+                                                  messages=[{"role": "user", "content": question}])
+
+    return ask
 
 
 def measure_api_process_rss(settings, question: str) -> dict:

@@ -68,14 +68,16 @@ def table(results: dict) -> str:
     if c:
         add("5. Answers/s   " + "   ".join(f"{n} callers: API {c['shared'][n]['answers_per_s']:.1f}"
                                            + (f", Gradio {chat['gradio'][n]['answers_per_s']:.1f}"
-                                              if chat and chat.get("available") else "") for n in c["shared"]))
+                                              if chat and chat.get("available") else "")
+                                           + (f", /v1 {chat['openai'][n]['answers_per_s']:.1f}"
+                                              if chat and n in chat.get("openai", {}) else "") for n in c["shared"]))
         callers, per_thread = next(iter(c["per_thread"].items()))
         add(f"   model loads in this process: {results['model_loads']} (during the concurrency runs: "
             f"{c['model_loads_during']}); per-thread Assistants, {callers} callers: "
             f"{per_thread['answers_per_s']:.1f}/s; RSS {c['rss_before_mb']:.0f} -> {c['rss_after_mb']:.0f} MB")
         slowest = [v.get("slowest_s", 0) for v in c["shared"].values()]
         if chat and chat.get("available"):
-            slowest += [v.get("slowest_s", 0) for v in chat["gradio"].values()]
+            slowest += [v.get("slowest_s", 0) for part in ("gradio", "openai") for v in chat.get(part, {}).values()]
         add(f"   slowest single answer in any concurrency run: {max(slowest):.2f} s (a model load would take seconds)")
     add("6. Backends: raw encode vs torch fp32: " + ", ".join(
         f"{name[4:-12]} {value:.2f}x" for name, value in ingest["ratios"].items()

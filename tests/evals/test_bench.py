@@ -40,6 +40,7 @@ def fake_results() -> dict:
                        "import_s": {"assistant.cli": 0.3, "assistant.api": 0.9}},
         "cold_start_at_max": {"answer_s": 9.0, "exit_s": 9.5, "answer_vs_floor": 0.9},
         "chat": {"available": True, "start_s": 4.0, "first_answer_s": 0.3, "gradio": {str(n): {"answers_per_s": 5.0, "slowest_s": 1.0} for n in (1, 4, 8)},
+                 "openai": {str(n): {"answers_per_s": 6.5, "slowest_s": 1.5} for n in (1, 4, 8)},
                  "after_first": {"rss_mb": 500.0, "peak_rss_mb": 520.0}, "after_all": {"rss_mb": 900.0}},
         "latency": latency,
         "concurrency": {"shared": {str(n): {"answers_per_s": 10.0 + n} for n in (1, 4, 8)},
@@ -84,6 +85,7 @@ def test_table_and_plot(tmp_path):
     for expected in ("1. Ingest throughput", "3. Query latency", "6. Backends", "int8+onnx", "parity FAILS",
                      "of the floor", "7. Memory (50 MB", "-> flat", "target"):
         assert expected in text
+    assert "1 callers: API 11.0, Gradio 5.0, /v1 6.5" in text and "8 callers: API 18.0, Gradio 5.0, /v1 6.5" in text
     report.write_outputs(results, tmp_path)
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "bench.json").read_text())["ratios"]["reingest_speedup"] == 150.0
