@@ -12,10 +12,12 @@ from typing import Literal
 
 import numpy as np
 
-# Lines that start a new block whatever the line before: list items, Markdown headings, code fences, block quotes
-# and table rows (Markdown pipes, or the " | " cells the DOCX/HTML loaders write).
+# Lines that start a new block whatever the line before: list items, Markdown headings, code fences, block quotes,
+# table rows (Markdown pipes, the " | " cells the DOCX/HTML loaders write, or cells aligned by runs of spaces), rule
+# lines and e-mail header lines.
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+\S")  # not "J. Smith"
-_BLOCK = re.compile(r"\s*(?:#{1,6}\s|```|~~~|>|\|)|.*\s\|\s")
+_BLOCK = re.compile(r"\s*(?:#{1,6}\s|```|~~~|>|\||[-=_*]{3,}\s*$|(?i:from|to|cc|bcc|date|sent|subject|reply-to):\s)"
+                    r"|.*\s\|\s|(?:.*?\S {2,}){2}\S")
 _FENCE = re.compile(r"\s*(?:```|~~~)")
 _TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
