@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 
 from assistant.types import Context, Passage
+from ingest.reflow import FENCE, LIST_ITEM, Mapped
 
 _MD_HEADING = re.compile(r"(#{1,6})\s+(.+?)(?:\s+#+)?\s*")
-_FENCE = re.compile(r"\s*(?:```|~~~)")
 PIPE_ROW = re.compile(r"\s*\|.*\||.*\S \| \S.*")  # Markdown pipes, or the " | " cells the DOCX/HTML loaders write
 _RULE = re.compile(r"[\s|:+]*[-=_~*]{3,}[\s|:+\-=_~*]*")  # table rules, e-mail separators, horizontal rules
 _GAP = re.compile(r"\s{2,}")
@@ -18,7 +18,6 @@ _MAX_CELL = 50  # a space-aligned cell longer than this is prose with double spa
 _CAPTION = re.compile(r"(?:table\b|figure\b).*|.*:")  # a line before a table that names it
 _MAIL_HEADER = re.compile(r"(from|to|cc|bcc|date|sent|subject|reply-to):\s", re.IGNORECASE)
 _QUOTE_HEADER = re.compile(r"on\s+(.{5,80}?),\s*([^,]{2,60}?)\s+(?:<[^>]*>\s+)?wrote:", re.IGNORECASE)
-_LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+(?=\S)")
 _MARKUP_ONLY = re.compile(r"[\W_]*")
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _DATE = re.compile(r"(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4})(?:\D{1,5}(\d{1,2}):(\d{2}))?")
@@ -28,7 +27,7 @@ def annotate(text: str, kind: str, headings: Sequence[tuple[int, str]], items: S
              ) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, Context], ...]]:
     """(heading paths, contexts) of a document's indexed text: plain text's Markdown headings (HTML and DOCX loaders
     find their own, and the list items whose bullets are not in the text); contexts are listed where they change."""
-    lines = _lines(text)
+    lines = Mapped.verbatim(text).line_spans()
     if kind == "text":
         headings = _markdown_headings(text, lines)
     starts = set(items)
@@ -44,21 +43,12 @@ def annotate(text: str, kind: str, headings: Sequence[tuple[int, str]], items: S
     return tuple(headings), tuple(contexts)
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for match in re.finditer("\n", text):
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(text)))
-    return spans
-
-
 def _markdown_headings(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, str]]:
     path: list[str] = []
     found, fenced = [], False
     for start, end in lines:
         line = text[start:end]
-        if _FENCE.match(line):
+        if FENCE.match(line):
             fenced = not fenced
         match = None if fenced else _MD_HEADING.fullmatch(line)
         if match:
@@ -204,9 +194,9 @@ def unit_text(passage: Passage, start: int, end: int) -> str:
         return f"{context.caption}, {row}" if context.caption else row
     if context.quoted:
         raw = raw.lstrip("> ")
-    bullet = _LIST_ITEM.match(raw)
+    bullet = LIST_ITEM.match(raw)
     if (bullet or context.role == "item") and heading:
-        return f"{heading}: {raw[bullet.end():] if bullet else raw}"
+        return f"{heading}: {raw[bullet.end() - 1:] if bullet else raw}"
     return raw
 
 
@@ -217,4 +207,4 @@ def is_markup(passage: Passage, start: int, end: int) -> bool:
 
 def is_row_or_item(passage: Passage, start: int, end: int) -> bool:
     """A table row or a list item: a unit of its own whether or not it ends like a sentence."""
-    return passage.context_at(start).role in ("row", "item") or bool(_LIST_ITEM.match(passage.text[start:end]))
+    return passage.context_at(start).role in ("row", "item") or bool(LIST_ITEM.match(passage.text[start:end]))
