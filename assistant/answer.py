@@ -4,14 +4,16 @@ import re
 from dataclasses import dataclass
 
 from assistant.answerability import addresses_assistant, is_heading, open_quote
-from assistant.judge import ANSWER_FEATURES, AnswerJudge, Sentence, sentences_of
+from assistant.judge import ANSWER_FEATURES, AnswerJudge, Judgement, Sentence, sentences_of
 from assistant.types import CITATION_MARKER, Passage, marker_numbers, strip_markers
 from ingest.chunking import sentence_spans
+from ingest.structure import is_markup, is_row_or_item
 
 REFUSAL = "I could not find this in the documents."
 _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
+_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,19 @@ class ExtractiveAnswerer:
         """Every passage sentence, and the indices of those that may answer: no headings, FAQ questions, text
         addressed to the assistant, or sentences of `said` (the last answer, for a follow-up)."""
         sentences = sentences_of(passages)
-        chosen = [i for i, s in enumerate(sentences)
-                  if not is_heading(s.text) and not addresses_assistant(s.text) and not (said and s.text in said)]
+        chosen = [i for i, s in enumerate(sentences) if self._may_answer(passages[s.passage], s)
+                  and not addresses_assistant(s.text) and not (said and s.text in said)]
         return sentences, chosen
+
+    @staticmethod
+    def _may_answer(passage: Passage, sentence: Sentence) -> bool:
+        """Never markup (a header row, rule, caption, e-mail or quote header); a table row or list item unless it
+        asks a question, full stop or not; any other line unless it reads as a heading."""
+        if is_markup(passage, sentence.start, sentence.end):
+            return False
+        if is_row_or_item(passage, sentence.start, sentence.end):
+            return not sentence.text.rstrip().endswith("?")
+        return not is_heading(sentence.text)
 
     def draft(self, question: str, passages: list[Passage], said: str = "") -> Draft:
         """The best sentences, or none (a refusal); sentences in `said` (the last answer) are not repeated."""
@@ -52,6 +64,7 @@ class ExtractiveAnswerer:
         features, scores, order = judged.features, judged.scores, judged.order
         if judged.refused:
             return Draft((), judged.answerable)
+        order = self._newest_first(passages, sentences, chosen, judged)
         best = float(scores[order[0]])
         picked = [chosen[order[0]]]
         slot_found, slot_missing = ANSWER_FEATURES.index("slot_found"), ANSWER_FEATURES.index("slot_missing")
@@ -73,6 +86,29 @@ class ExtractiveAnswerer:
             if open_quote(sentences[i].text) and following is not None and following not in picked:
                 picked.insert(picked.index(i) + 1, following)
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
+
+    @staticmethod
+    def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int], judged: Judgement) -> list[int]:
+        """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
+        likely to answer, holding what was asked and as many of the question's words, leads: a later message
+        supersedes an earlier one."""
+        order, scores = list(judged.order), judged.scores
+        missing = judged.features[:, ANSWER_FEATURES.index("slot_missing")]
+        covered = judged.features[:, ANSWER_FEATURES.index("coverage")]
+
+        def sent(o: int) -> str:
+            s = sentences[chosen[o]]
+            return passages[s.passage].context_at(s.start).sent
+
+        lead = order[0]
+        for o in order[1:]:
+            if scores[o] < scores[order[0]] - _NEWER_MARGIN:
+                break
+            same_thread = passages[sentences[chosen[o]].passage].source == passages[sentences[chosen[lead]].passage].source
+            if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
+                    and covered[o] >= covered[order[0]]):
+                lead = o
+        return [lead] + [o for o in order if o != lead]
 
     def _adds(self, question: str, first: str, second: str) -> bool:
         """The second sentence says mostly something the question and the first sentence do not."""

@@ -12,6 +12,7 @@ from assistant.answerability import asked_slot, focus_words, holds_slot, names, 
 from assistant.errors import AssistantError
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
+from ingest.structure import unit_text
 
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
@@ -74,13 +75,16 @@ class Sentence:
 
 
 def sentences_of(passages: list[Passage]) -> list[Sentence]:
-    return [Sentence(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
+    """Each passage's units, as judged: a table row with its headers, a list item under its heading (unit_text)."""
+    return [Sentence(i, s, e, unit_text(p, s, e)) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
 
 
 def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
     """Unit vectors of passage sentences: those ingest stored with the chunks, the rest (chunks stored before sentence
     vectors existed, or sentences across a chunk boundary) embedded now."""
-    rows = [passages[s.passage].sentence_vector(s.start, s.end) for s in sentences]
+    # A stored vector is of the text as written: a unit judged with its headers or heading is embedded now.
+    rows = [passages[s.passage].sentence_vector(s.start, s.end)
+            if s.text == passages[s.passage].text[s.start:s.end] else None for s in sentences]
     missing = [i for i, row in enumerate(rows) if row is None]
     if missing:
         for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):

@@ -51,6 +51,20 @@ class _Frozen(BaseModel):
 Kind = Literal["text", "html", "pdf", "docx"]  # the format a document was read as (text: .txt/.md)
 
 
+class Context(_Frozen):
+    """What a line of indexed text is beyond its words: a table row and its headers, a heading, markup, a line of an
+    e-mail message. Read by ingest/structure.py (which writes it) and by citations."""
+
+    # item: a list item whose bullet is not in the text (HTML, DOCX); markup: a table's header row, a rule, a caption,
+    # an e-mail header or quote header line
+    role: Literal["text", "row", "item", "markup"] = "text"
+    caption: str = ""  # a table's caption (or the heading over it)
+    columns: tuple[str, ...] = ()  # a table row's column headers, in order
+    message: str = ""  # the e-mail message the line belongs to: "Sam Whitfield, Tue, 4 Mar 2025 09:12"
+    sent: str = ""  # that message's date as ISO text ("2025-03-04T09:12"), to find the newest; "" if unknown
+    quoted: bool = False  # the line quotes that (older) message
+
+
 class Marks(_Frozen):
     """Where a span of indexed text sits in the file a person opens: sorted (text offset, value) pairs, each value
     holding from its offset on (offsets into the document's indexed text, as Passage.start)."""
@@ -58,7 +72,8 @@ class Marks(_Frozen):
     kind: Kind = "text"
     lines: tuple[tuple[int, int], ...] = ()  # txt/md/html: line of the file on disk; docx: paragraph number
     pages: tuple[tuple[int, int], ...] = ()  # pdf
-    headings: tuple[tuple[int, str], ...] = ()  # docx/html: the heading path a span sits under ("" before any)
+    headings: tuple[tuple[int, str], ...] = ()  # the heading path a span sits under ("" before any)
+    contexts: tuple[tuple[int, Context], ...] = ()  # tables and e-mail: the Context in force from each offset
 
     def merged(self, other: "Marks") -> "Marks":
         """The marks of two spans of one document, for the span covering both."""
@@ -66,6 +81,7 @@ class Marks(_Frozen):
             "lines": tuple(sorted(set(self.lines) | set(other.lines))),
             "pages": tuple(sorted(set(self.pages) | set(other.pages))),
             "headings": tuple(sorted(set(self.headings) | set(other.headings))),
+            "contexts": tuple(sorted(set(self.contexts) | set(other.contexts), key=lambda pair: pair[0])),
         })
 
 
@@ -143,6 +159,13 @@ class Passage(_Frozen):
             return _value_at(self.marks.lines, self.start + offset)
         return self.line_start + self.text.count("\n", 0, offset)
 
+    def context_at(self, offset: int) -> Context:
+        """The Context in force at a char offset inside this passage's text (plain text before any)."""
+        return _value_at(self.marks.contexts, self.start + offset) if self.marks.contexts else Context()
+
+    def heading_at(self, offset: int) -> str:
+        return _value_at(self.marks.headings, self.start + offset) if self.marks.headings else ""
+
     def place(self, start: int, end: int) -> Place:
         """Where the span [start, end) of this passage's text is, in the file a person opens."""
         last = max(start, end - 1)
@@ -150,7 +173,8 @@ class Passage(_Frozen):
         page = page_end = self.page
         if self.marks.pages:
             page, page_end = (_value_at(self.marks.pages, self.start + at) for at in (start, last))
-        heading = _value_at(self.marks.headings, self.start + start) if self.marks.headings else ""
+        heading = self.heading_at(start)
+        context = self.context_at(start)
         kind = self.marks.kind
         if kind == "pdf" or (page is not None and not self.marks.lines):
             where = _span("p.", "pp.", page, page_end) if page is not None else ""
@@ -160,8 +184,14 @@ class Passage(_Frozen):
             where = ""  # lines on disk unknown: the heading path and the quote say where
         else:
             where = _span("line", "lines", first_line, last_line)
-        if heading:
-            where = f"{where} ({heading})" if where else heading
+        about = [heading] if heading else []
+        if context.role == "row" and context.columns:
+            about += [context.caption] if context.caption and context.caption != heading else []
+            about.append("columns: " + " | ".join(c for c in context.columns if c))
+        if context.message:
+            about.append(f"{'quoted from the message' if context.quoted else 'message'} of {context.message}")
+        if about:
+            where = f"{where} ({'; '.join(about)})" if where else "; ".join(about)
         return Place(line_start=first_line, line_end=last_line, page=page, page_end=page_end, location=where)
 
 

@@ -106,7 +106,9 @@ class Verifier:
         # Names and numbers may sit in a neighbour ("It is 34 miles long" after the sentence naming the canal).
         around = " ".join([passage.title, *(s.text for s in sentences[max(0, best - 1): best + 2])])
         facts = _claim_facts(claim, claim_terms, self.idf(_UNSEEN))
-        row = self._features(facts, passage.text[start:end], around, sentences[best].text, float(cosine[best]))
+        # The window as judged (a table row with its headers), as the claim was; the quote stays the text as written.
+        judged = " ".join(sentences[i].text for i in range(window[0], window[-1] + 1))
+        row = self._features(facts, judged, around, sentences[best].text, float(cosine[best]))
         return row, start, end
 
     def _features(self, facts: _ClaimFacts, window: str, around: str, main: str, cosine: float) -> list[float]:

@@ -52,10 +52,12 @@ def eval_section(name: str, data: str, load: Callable[[], Dataset], limit: int |
 
 
 def suite_sections(external: Path | None = None) -> list[Section]:
-    """The bundled set's test half, a SQuAD reporting sample and the out-of-collection setting."""
+    """The bundled sets' test halves, a SQuAD reporting sample and the out-of-collection setting."""
     reporting = (external or EXTERNAL) / REPORTING_SET / "dev-v2.0.json"
     return [
         eval_section("multidoc-test", "evals/datasets/multidoc.jsonl", lambda: load_dataset("multidoc", split="test")),
+        eval_section("structure-test", "evals/datasets/structure.jsonl (tables, lists, e-mail)",
+                     lambda: load_dataset("structure", split="test")),
         eval_section("squad-reporting", f"{REPORTING_SET}, {SQUAD_LIMIT} questions spread evenly",
                      lambda: load_dataset(reporting), SQUAD_LIMIT),
         eval_section(OUT_OF_COLLECTION, f"{REPORTING_SET}, {OOC_LIMIT} questions spread evenly",

@@ -8,6 +8,7 @@ from typing import Callable
 from assistant.types import Marks
 from ingest.loaders import LoadedDocument
 from ingest.records import ChunkMeta
+from ingest.structure import PIPE_ROW
 
 # Words whose trailing dot does not end a sentence (lower-cased, without the dot).
 _ABBREVIATIONS = frozenset(
@@ -42,18 +43,25 @@ class Chunk:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text, whitespace excluded.
 
-    Sentences end at terminal punctuation (not after abbreviations, initials or inside decimals) and at line breaks:
+    Sentences end at terminal punctuation (not after abbreviations, initials, inside decimals or table rows) and at
+    line breaks:
     in indexed text every line break is a real boundary (paragraph, heading, list item, table row), since the
     loaders join the lines that only wrap (ingest/reflow.py)."""
     spans, start = [], 0
     for match in _END.finditer(text):
         end = match.end()
-        if match.group() != "\n" and _is_abbreviation(text, match.start()):
+        if match.group() != "\n" and (_is_abbreviation(text, match.start()) or _in_table_row(text, match.start())):
             continue
         _add_span(text, start, end, spans)
         start = end
     _add_span(text, start, len(text), spans)
     return spans
+
+
+def _in_table_row(text: str, at: int) -> bool:
+    """A table row is one unit, whatever punctuation its cells hold."""
+    start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+    return bool(PIPE_ROW.fullmatch(text[start:end if end >= 0 else len(text)]))
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -76,7 +84,7 @@ def doc_hash(text: str) -> str:
 
 def document_hash(document: LoadedDocument) -> str:
     """Changes when the text or where its parts sit in the file changes (both are stored with the chunks)."""
-    where = repr((document.kind, document.lines, document.pages, document.headings))
+    where = repr((document.kind, document.lines, document.pages, document.headings, document.contexts))
     return doc_hash(f"{document.text}\0{where}")
 
 

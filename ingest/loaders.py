@@ -19,8 +19,9 @@ import numpy as np
 
 from assistant.errors import LoadError, UnsupportedFile
 from assistant.settings import MB
-from assistant.types import Kind, Marks
+from assistant.types import Context, Kind, Marks
 from ingest.reflow import Mapped, join_pages, reflow, tidy
+from ingest.structure import annotate
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -65,6 +66,8 @@ class LoadedDocument:
     kind: Kind = "text"
     lines: tuple[int, ...] = ()  # text offset where each line on disk (txt/md/html) or paragraph (docx) starts
     headings: tuple[tuple[int, str], ...] = ()  # (text offset, heading path) where each section starts
+    contexts: tuple[tuple[int, Context], ...] = ()  # (text offset, Context) where tables and e-mail messages change
+    items: tuple[int, ...] = ()  # text offsets where HTML/DOCX list items start (their bullets are not in the text)
     empty_pages: tuple[int, ...] = ()  # 1-based PDF pages without a text layer
 
     def page_at(self, offset: int) -> int | None:
@@ -82,6 +85,7 @@ class LoadedDocument:
             kind=self.kind, lines=_within(self.lines, numbers, start, end, 0),
             pages=_within(self.pages, numbers, start, end, 0),
             headings=_within([o for o, _ in self.headings], [h for _, h in self.headings], start, end, ""),
+            contexts=_within([o for o, _ in self.contexts], [c for _, c in self.contexts], start, end, Context()),
         )
 
 
@@ -144,7 +148,9 @@ def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
     if not document.text.strip():
         reason = "no text layer (scanned or image-only PDF?)" if document.kind == "pdf" else "empty file (no text)"
         raise LoadError(f"{path}: {reason}")
-    return replace(document, source=str(path.resolve()), title=document.title.strip() or path.stem)
+    headings, contexts = annotate(document.text, document.kind, document.headings, document.items)
+    return replace(document, source=str(path.resolve()), title=document.title.strip() or path.stem,
+                   headings=headings, contexts=contexts)
 
 
 def _plain(raw: str, title: str) -> LoadedDocument:
@@ -215,6 +221,7 @@ def _html(raw: str, path: Path) -> LoadedDocument:
     length, line = 0, 1
     path_so_far: list[str] = []  # the open heading of each level, h1 first
     sections: list[tuple[int, str]] = []
+    items: list[int] = []  # where each <li> starts
     drop, blocks, lines = frozenset(_HTML_DROP), frozenset(_HTML_BLOCKS), frozenset(_HTML_LINES)
     # (node, entering?) pairs; a tag is pushed twice: to open it, then (below its children) to close it.
     # `cells[-1]` says whether the open element already had a <td>/<th> child (cells are joined by " | ").
@@ -269,6 +276,8 @@ def _html(raw: str, path: Path) -> LoadedDocument:
             sectioned += 1
         if name in _HEADINGS:
             heading_at, heading_offset = len(pieces), length
+        if name == "li":
+            items.append(length)
         cells.append(False)
         stack.append((node, False))
         stack.extend((child, True) for child in reversed(node.contents))
@@ -279,7 +288,7 @@ def _html(raw: str, path: Path) -> LoadedDocument:
     mapped = Mapped(text.text, line_of[text.origins])
     headings = tuple(zip(text.starts([offset for offset, _ in sections]), (h for _, h in sections)))
     return LoadedDocument("", title, text.text, kind="html", lines=mapped.starts(range(1, raw.count("\n") + 2)),
-                          headings=tuple((o, h) for o, h in headings if h))
+                          headings=tuple((o, h) for o, h in headings if h), items=text.starts(items))
 
 
 def _is_chrome(tag, sectioned: int) -> bool:
@@ -404,7 +413,7 @@ def _docx(data: bytes, path: Path) -> LoadedDocument:
 
     try:
         document = docx.Document(io.BytesIO(data))
-        lines, headings = [], []
+        lines, headings, items = [], [], []
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 lines += [" | ".join(cell.text for cell in row.cells) for row in block.rows]
@@ -412,6 +421,8 @@ def _docx(data: bytes, path: Path) -> LoadedDocument:
                 style = block.style.name if block.style is not None else ""
                 if style.startswith("Heading") or style == "Title":
                     headings.append((len(lines), block.text.strip()))
+                elif style.startswith("List") or block._p.pPr is not None and block._p.pPr.numPr is not None:
+                    items.append(len(lines))
                 lines.append(block.text)
         title = document.core_properties.title or ""
     except Exception as e:  # python-docx raises KeyError, ValueError, lxml errors... on broken packages
@@ -419,7 +430,8 @@ def _docx(data: bytes, path: Path) -> LoadedDocument:
     starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     numbered = tuple(starts[i] for i, line in enumerate(lines) if line.strip())  # empty paragraphs are not seen
     return LoadedDocument("", title, "\n".join(lines), kind="docx", lines=numbered,
-                          headings=tuple((starts[i], heading) for i, heading in headings if heading))
+                          headings=tuple((starts[i], heading) for i, heading in headings if heading),
+                          items=tuple(starts[i] for i in items))
 
 
 def _reason(e: Exception) -> str:

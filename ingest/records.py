@@ -8,7 +8,9 @@ import numpy as np
 
 # How sentence vectors are stored, recorded in the collection's metadata as the embedding backend is: the mean of
 # the chunk's token embeddings over each sentence (one forward pass), int8 with one float16 scale per sentence.
-SENTENCE_VECTORS_FORMAT = "mean-pooled-int8-v1"
+# v2: sentence spans keep a table row whole (chunks of v1 with a row cut in two have more vectors than spans, and
+# answering embeds their sentences when asked).
+SENTENCE_VECTORS_FORMAT = "mean-pooled-int8-v2"
 _TAG = "i8"
 
 

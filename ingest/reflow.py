@@ -12,11 +12,13 @@ from typing import Literal
 
 import numpy as np
 
-# Lines that start a new block whatever the line before: list items, Markdown headings, code fences, block quotes
-# and table rows (Markdown pipes, or the " | " cells the DOCX/HTML loaders write).
-_LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+\S")  # not "J. Smith"
-_BLOCK = re.compile(r"\s*(?:#{1,6}\s|```|~~~|>|\|)|.*\s\|\s")
-_FENCE = re.compile(r"\s*(?:```|~~~)")
+# Lines that start a new block whatever the line before: list items, Markdown headings, code fences, block quotes,
+# table rows (Markdown pipes, the " | " cells the DOCX/HTML loaders write, or cells aligned by runs of spaces), rule
+# lines and e-mail header lines.
+LIST_ITEM = re.compile(r"\s*(?:[-*+•▪◦‣–]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+\S")  # not "J. Smith"
+_BLOCK = re.compile(r"\s*(?:#{1,6}\s|```|~~~|>|\||[-=_*]{3,}\s*$|(?i:from|to|cc|bcc|date|sent|subject|reply-to):\s)"
+                    r"|.*\s\|\s|(?:.*?\S {2,}){2}\S")
+FENCE = re.compile(r"\s*(?:```|~~~)")
 _TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
 _WORD_START = re.compile(r"[^\W\d_]+")
@@ -132,7 +134,7 @@ def reflow(doc: Mapped, kind: Literal["pdf", "text"]) -> Mapped:
     builder, fenced, skip = Builder(), False, 0
     for i, ((start, end), line) in enumerate(zip(spans, lines)):
         start = max(start, skip)
-        if _FENCE.match(line):
+        if FENCE.match(line):
             fenced = not fenced
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if fenced or not _wraps(line, following, widths[i], kind):
@@ -191,20 +193,20 @@ def _widths(lines: list[str], kind: str) -> list[int] | None:
 
 
 def _plain(line: str) -> bool:
-    return bool(line.strip()) and not _BLOCK.match(line) and not _LIST_ITEM.match(line)
+    return bool(line.strip()) and not _BLOCK.match(line) and not LIST_ITEM.match(line)
 
 
 def _wraps(line: str, following: str, width: int, kind: str) -> bool:
     """Whether the break after `line` wraps inside a paragraph (the two lines are one block)."""
     if not line.strip() or not following.strip() or _BLOCK.match(line) or _BLOCK.match(following):
         return False
-    if _LIST_ITEM.match(following) or line.endswith(("  ", "\\")):  # Markdown's hard line breaks
+    if LIST_ITEM.match(following) or line.endswith(("  ", "\\")):  # Markdown's hard line breaks
         return False
     length = len(line.rstrip())
     if kind == "pdf":
         return length >= 0.5 * width and not (_TERMINAL.search(line.rstrip()) and length < 0.8 * width)
     indent = len(following) - len(following.lstrip())
-    if indent > len(line) - len(line.lstrip()) and not _LIST_ITEM.match(line):
+    if indent > len(line) - len(line.lstrip()) and not LIST_ITEM.match(line):
         return False  # indented under a plain line: code, a quotation, an address
     return length + 1 + len(following.split()[0]) > width
 

@@ -284,7 +284,7 @@ def test_citations_name_lines_on_disk_paragraphs_and_headings(library):
     assert c.location == "¶ 4 (Week one)"
     answer = bot.ask("How much did the budget grow?")
     c = next(c for c in answer.citations if "4.5 percent" in c.quote)
-    assert c.location == f"lines {c.line_start}-{c.line_end}" and c.line_end > c.line_start
+    assert c.location == f"lines {c.line_start}-{c.line_end} (Budget meeting)" and c.line_end > c.line_start
     assert_on_lines(c.quote, (folder / "minutes.md").read_text().split("\n"), c.line_start, c.line_end)
 
 
