@@ -155,7 +155,7 @@ def build(rng: random.Random, claims: int, snli: int, qnli: int, limit: int) -> 
     pairs = squad + qnli_pairs(qnli, rng) + claim_pairs
     rng.shuffle(pairs)
     pairs = pairs[:limit]  # a sample of the mix, in proportion, to fit the time budget
-    counts = {"squad": sum(a.startswith("question") for a, _, _ in pairs), "pairs": len(pairs),
+    counts = {"question pairs (squad+qnli)": sum(a.startswith("question") for a, _, _ in pairs), "pairs": len(pairs),
               "claims (fever+snli+twins+wice)": sum(a.startswith("claim") for a, _, _ in pairs)}
     return pairs, {"counts": counts, "held_squad": held_squad, "held_records": held_records, "held_claims": held_claims}
 
