@@ -19,7 +19,7 @@ MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
                    "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing",
                    "numbers_found", "reader")
-RESCORED = 12  # candidates the reader reads, the best by similarity and coverage: it costs ~3 ms a sentence
+RESCORED = 12  # candidates the reader reads (the best by similarity and coverage): its cost is per sentence
 # The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
 # any candidate at all holds what the question asks for (a price, a date, a person...).
 REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
