@@ -20,6 +20,7 @@ from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
 from assistant.history import History
 from assistant.judge import AnswerJudge, load_models
+from assistant.reader import Reader, get_reader
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings
 from assistant.types import UNPRINTABLE, Answer, DocumentInfo, Passage, strip_markers
@@ -88,6 +89,8 @@ class Assistant(Runnable[str | Question, Answer]):
         query = self.settings.query_backend
         self.embedder = get_embedder(self.settings, None if query == "documents" else query)
         self._retriever: HybridRetriever | None = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self._verifier: Verifier | None = None
         self.chain = (RunnableLambda(self._condense, name="condense") | RunnableLambda(self._retrieve, name="retrieve")
                       | RunnableLambda(self._answer, name="answer") | RunnableLambda(self._verify, name="verify"))
 
@@ -144,14 +147,35 @@ class Assistant(Runnable[str | Question, Answer]):
         passages = self.retriever.passages(turn.standalone, self.settings.k, turn.sources)
         return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
 
-    def _extractive(self) -> ExtractiveAnswerer:
-        judge = AnswerJudge(self.embedder, _terms(), self._idf, load_models(), self.settings.refuse_threshold)
-        return ExtractiveAnswerer(judge, self.settings.max_answer_sentences)
+    def _reader(self) -> Reader | None:
+        return get_reader() if self.settings.reader else None
+
+    def answerer(self) -> ExtractiveAnswerer:
+        """The extractive answerer (its judge ranks sentences and decides refusal), built once per Assistant."""
+        if self._answerer is None:
+            judge = AnswerJudge(self.embedder, _terms(), self._idf, load_models(), self.settings.refuse_threshold,
+                                self._reader())
+            self._answerer = ExtractiveAnswerer(judge, self.settings.max_answer_sentences)
+        return self._answerer
+
+    def verifier(self) -> Verifier:
+        """The citation verifier, built once per Assistant."""
+        if self._verifier is None:
+            self._verifier = Verifier(self.embedder, _terms(), self._idf, self.settings.support_threshold,
+                                      self.settings.drop_unsupported, reader=self._reader())
+        return self._verifier
+
+    def candidates(self, question: str, history: History | None = None) -> tuple[str, list[Passage], str]:
+        """What the answer stage reads for a question: the question the judge reads (condensed for a follow-up),
+        the retrieved passages, and the last answer a follow-up must not repeat."""
+        turn = self._condense(self._turn(question, history, None, None))
+        passages = self.retriever.passages(turn.standalone, self.settings.k)
+        return condense.judged_question(turn.question, turn.standalone), passages, _last_answer(turn)
 
     def _answer(self, turn: Turn) -> Turn:
         started = time.perf_counter()
         # Both modes refuse without writing anything when no sentence is relevant enough: the documents are silent.
-        draft = self._extractive().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
+        draft = self.answerer().draft(condense.judged_question(turn.question, turn.standalone), list(turn.passages),
                                           _last_answer(turn))
         if draft.claims and self.settings.mode == "llm":
             pieces = []
@@ -185,9 +209,7 @@ class Assistant(Runnable[str | Question, Answer]):
 
     def _verify(self, turn: Turn) -> Turn:
         started = time.perf_counter()
-        verifier = Verifier(self.embedder, _terms(), self._idf, self.settings.support_threshold,
-                            self.settings.drop_unsupported)
-        text, citations, unsupported, refused = verifier.verify(turn.draft, list(turn.passages))
+        text, citations, unsupported, refused = self.verifier().verify(turn.draft, list(turn.passages))
         timings = {**turn.timings, "verify": time.perf_counter() - started}
         timings["total"] = sum(timings.values())
         answer = Answer(question=turn.question, standalone_question=turn.standalone, text=text, citations=citations,

@@ -10,6 +10,7 @@ import numpy as np
 
 from assistant.answerability import asked_slot, focus_words, holds_slot, names, numbers
 from assistant.errors import AssistantError
+from assistant.reader import Reader
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 from ingest.structure import unit_text
@@ -17,7 +18,8 @@ from ingest.structure import unit_text
 MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
 ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
                    "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing",
-                   "numbers_found")
+                   "numbers_found", "reader")
+RESCORED = 12  # candidates the reader reads (the best by similarity and coverage): its cost is per sentence
 # The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
 # any candidate at all holds what the question asks for (a price, a date, a person...).
 REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
@@ -32,6 +34,15 @@ class Logistic:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # probability at or above which the decision is "yes"
+
+    def over(self, names: tuple[str, ...]) -> "Logistic":
+        """The same model over `names`, a signal it was not fitted on weighing 0 (a model file from before it)."""
+        if names == self.features:
+            return self
+        given = dict(zip(self.features, self.weights))
+        if set(given) - set(names):
+            raise ValueError(f"signals {sorted(set(given) - set(names))} are not computed any more")
+        return Logistic(names, tuple(given.get(n, 0.0) for n in names), self.bias, self.threshold)
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
@@ -53,6 +64,10 @@ class Models:
 
 
 _KINDS = ("answer", "refuse", "support")
+# The verifier's signals, named here so a model file can be checked against them without importing the verifier.
+SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
+                    "antonym", "swapped", "reader")
+_FEATURES = {"answer": ANSWER_FEATURES, "refuse": REFUSAL_FEATURES, "support": SUPPORT_FEATURES}
 
 
 @cache
@@ -60,7 +75,7 @@ def load_models(path: Path = MODEL_FILE) -> Models:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         models = Models(*(Logistic(**{**data[k], "features": tuple(data[k]["features"]),
-                                          "weights": tuple(data[k]["weights"])}) for k in _KINDS))
+                                          "weights": tuple(data[k]["weights"])}).over(_FEATURES[k]) for k in _KINDS))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AssistantError(f"{path}: not a judge model file ({exc}); run `python -m evals.calibrate`") from None
     return models
@@ -134,8 +149,9 @@ class AnswerJudge:
     and decides whether the best one answers at all: the one refusal decision of both modes."""
 
     def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float], models: Models,
-                 refuse_threshold: float | None = None):
+                 refuse_threshold: float | None = None, reader: Reader | None = None):
         self.embedder = embedder
+        self.reader = reader
         self.terms = terms
         self.idf = idf
         self.model = models.answer
@@ -190,9 +206,14 @@ class AnswerJudge:
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),
                          float(held), float(slot is not None and not held), new,
                          found / len(q_names) if q_names else 1.0, max(missing, default=0.0), unknown,
-                         len(focus - context) / len(focus) if focus else 0.0, numbers_found])
+                         len(focus - context) / len(focus) if focus else 0.0, numbers_found, 0.0])
         out = np.array(rows)
         out[:, 1] = out[:, 0] - out[:, 0].max()  # how far below the best candidate's similarity
+        if self.reader is not None:
+            # The reader is costly per sentence, so it reads only today's likeliest candidates; the rest score 0.
+            top = np.argsort(-(out[:, 0] + out[:, 2]), kind="stable")[:RESCORED]
+            logits = self.reader.answers(question, [sentences[chosen[i]].text for i in top])
+            out[top, ANSWER_FEATURES.index("reader")] = 1.0 / (1.0 + np.exp(-logits))
         return out
 
 

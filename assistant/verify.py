@@ -8,11 +8,10 @@ import numpy as np
 
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
-from assistant.judge import Logistic, coverage, function_terms, load_models, sentences_of, vectors_of
+from assistant.judge import SUPPORT_FEATURES, Logistic, coverage, function_terms, load_models, sentences_of, vectors_of
+from assistant.reader import Reader
 from assistant.types import Citation, Passage
 
-SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
-                    "antonym", "swapped")
 _UNSEEN = "\x00"
 _MIN_COVERAGE = 0.5
 # Words that state the opposite of each other; forms listed where stemming does not join them (rose/rise).
@@ -70,8 +69,10 @@ class Verifier:
     """Claim support from similarity, coverage, numbers as values, names, polarity, antonyms and argument order."""
 
     def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float],
-                 threshold: float | None, drop_unsupported: bool, model: Logistic | None = None):
+                 threshold: float | None, drop_unsupported: bool, model: Logistic | None = None,
+                 reader: Reader | None = None):
         self.embedder = embedder
+        self.reader = reader
         self.terms = terms
         self.idf = idf
         self.model = model or load_models().support
@@ -109,6 +110,8 @@ class Verifier:
         # The window as judged (a table row with its headers), as the claim was; the quote stays the text as written.
         judged = " ".join(sentences[i].text for i in range(window[0], window[-1] + 1))
         row = self._features(facts, judged, around, sentences[best].text, float(cosine[best]))
+        if self.reader is not None:
+            row[SUPPORT_FEATURES.index("reader")] = float(1.0 / (1.0 + np.exp(-self.reader.supports(claim, [judged])[0])))
         return row, start, end
 
     def _features(self, facts: _ClaimFacts, window: str, around: str, main: str, cosine: float) -> list[float]:
@@ -121,7 +124,8 @@ class Verifier:
         antonym = any((a in claim_terms and a not in terms and b in terms) or (b in claim_terms and b not in terms and a in terms)
                       for a, b in self._opposites)
         return [cosine, coverage(facts.terms, terms, self.idf), max(missing_terms, default=0.0), missing_numbers,
-                missing_names, float(self._polarity_differs(facts.text, main)), float(antonym), float(self._swapped(facts, lowered))]
+                missing_names, float(self._polarity_differs(facts.text, main)), float(antonym), float(self._swapped(facts, lowered)),
+                0.0]
 
     def _swapped(self, facts: _ClaimFacts, window: str) -> bool:
         """Two names of the claim trade places around the same word in the evidence, in the same voice."""
@@ -156,7 +160,9 @@ class Verifier:
         score = float(self.model.probability(np.array([row]))[0])
         # Evidence that states under half of what the claim says (IDF-weighted) is no evidence, whatever else agrees:
         # the dev claims never test this (their false claims are near-copies of their evidence), so it is a floor.
-        covered = row[SUPPORT_FEATURES.index("coverage")] >= _MIN_COVERAGE
+        # A paraphrase states the claim in other words: the reader's own verdict (logit above 0) stands in for them.
+        covered = (row[SUPPORT_FEATURES.index("coverage")] >= _MIN_COVERAGE
+                   or (self.reader is not None and row[SUPPORT_FEATURES.index("reader")] >= 0.5))
         return Verdict(covered and score >= self.threshold, round(score, 4), 0, start, end, passage.text[start:end])
 
     def check(self, claim: str, passages: list[Passage]) -> Verdict:

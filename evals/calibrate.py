@@ -22,8 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from assistant.answer import ExtractiveAnswerer
-from assistant.api import Assistant, Turn, _last_answer
-from assistant.condense import judged_question
+from assistant.api import Assistant
 from assistant.judge import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models, refusal_row
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
@@ -60,10 +59,9 @@ def candidate_rows(bot: Assistant, answerer: ExtractiveAnswerer, items: list[Ite
                    origin: str, documents: dict[str, str]) -> None:
     """Every candidate sentence's features; positive when it is in the gold document and holds an answer."""
     for item in items:
-        turn = bot._condense(Turn(question=item.question, history=tuple(map(tuple, item.history))))
-        passages = bot.retriever.passages(turn.standalone, bot.settings.k)
-        sentences, chosen = answerer.candidates(passages, _last_answer(turn))
-        features = answerer.judge.features(judged_question(item.question, turn.standalone), sentences, chosen, passages)
+        question, passages, said = bot.candidates(item.question, item.history)
+        sentences, chosen = answerer.candidates(passages, said)
+        features = answerer.judge.features(question, sentences, chosen, passages)
         question = len(rows.kind)
         rows.kind.append(kind if item.answerable else "unanswerable")
         rows.question_origin.append(origin)
@@ -87,9 +85,9 @@ def _answers(sentence: str, source: str, item: Item) -> bool:
 # readable and cannot learn artefacts of the dev data, such as generated false claims being near-copies.
 ANSWER_SIGNS = {"cosine": 1, "cosine_gap": 1, "coverage": 1, "context_coverage": 1, "slot_found": 1, "slot_missing": -1,
                 "new_content": 0, "names_found": 1, "key_term_missing": -1, "unknown_terms": -1,
-                "focus_missing": -1, "numbers_found": 1}
+                "focus_missing": -1, "numbers_found": 1, "reader": 1}
 SUPPORT_SIGNS = {"cosine": 1, "coverage": 1, "key_term_missing": -1, "numbers_missing": -1, "names_missing": -1,
-                 "polarity_differs": -1, "antonym": -1, "swapped": -1}
+                 "polarity_differs": -1, "antonym": -1, "swapped": -1, "reader": 1}
 REFUSAL_SIGNS = {"answer": 1, **ANSWER_SIGNS, "slot_nowhere": -1}
 
 
@@ -187,17 +185,17 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
             return Assistant(s)
 
         everything = bot_on("all", [squad.corpus[0]])
-        answerer = everything._extractive()
+        answerer = everything.answerer()
         candidate_rows(everything, answerer, squad.items, "answerable", rows, "squad", articles)
         for article, paths in by_article.items():
             alone = bot_on(article.lower(), paths)
             others = [i for i in squad.items if i.answerable and i.evidence[0].source.rsplit("-", 1)[0] != article]
-            candidate_rows(alone, alone._extractive(), others, "out-of-collection", rows, "squad", articles)
+            candidate_rows(alone, alone.answerer(), others, "out-of-collection", rows, "squad", articles)
         multidoc = multidoc_dev()
         if multidoc:
             files = {i.id: i.id.split("-")[0] for i in multidoc}  # ids name their document: "manual-fact-01"
             bot = bot_on("multidoc", [BUNDLED / "multidoc"])
-            candidate_rows(bot, bot._extractive(), multidoc, "answerable", rows, "multidoc", files)
+            candidate_rows(bot, bot.answerer(), multidoc, "answerable", rows, "multidoc", files)
             # Out-of-collection questions among neighbours: the documents split in two halves (the changelog apart
             # from the support thread about the same app), each half's answerable questions asked of the other.
             documents = sorted((BUNDLED / "multidoc").iterdir())
@@ -205,7 +203,7 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
                 names = {p.name for p in other}
                 away = [i for i in multidoc if i.answerable and {Path(e.source).name for e in i.evidence} <= names]
                 alone = bot_on(f"multidoc-{name}", half)
-                candidate_rows(alone, alone._extractive(), away, "out-of-collection", rows, "multidoc", files)
+                candidate_rows(alone, alone.answerer(), away, "out-of-collection", rows, "multidoc", files)
     print(f"answer judge: {len(rows.kind)} questions ({sum(k == 'answerable' for k in rows.kind)} answerable, "
           f"{len(multidoc)} from the multidoc dev half), {len(rows.y)} candidate sentences, {sum(rows.y)} answering")
     return rows
@@ -214,7 +212,7 @@ def answer_rows(settings: Settings, dataset: str) -> Rows:
 # Tried by grouped cross-validation on dev, fixed before looking at any figure: L2 strengths, and the refusal
 # signals from the answer probability alone to all of them (ties keep the simpler: smaller C, fewer signals).
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-REFUSAL_SETS = {"answer": ("answer",), "core": ("answer", "cosine", "coverage", "slot_nowhere"),
+REFUSAL_SETS = {"answer": ("answer",), "core": ("answer", "cosine", "coverage", "slot_nowhere", "reader"),
                 "all": REFUSAL_FEATURES}
 
 

@@ -247,6 +247,7 @@ def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     """A Verifier whose term weights come from the claim set's own documents (no store needed)."""
     from assistant.api import _terms
     from assistant.retrieval import bm25_idf
+    from assistant.reader import get_reader
     from assistant.verify import Verifier
     from ingest.embedding import get_embedder
 
@@ -256,7 +257,7 @@ def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     query = settings.query_backend  # the embedder an Assistant with these settings verifies with
     embedder = get_embedder(settings, None if query == "documents" else query)
     return Verifier(embedder, terms, lambda t: bm25_idf(n, df.get(t, 0)), settings.support_threshold,
-                    drop_unsupported=False, model=model)
+                    drop_unsupported=False, model=model, reader=get_reader() if settings.reader else None)
 
 
 def passage_of(source: str, text: str) -> Passage:
