@@ -77,13 +77,13 @@ check-lock:
 	$(PY) -m pip freeze --all --exclude-editable | grep -v '^grounded-assistant' | diff $(LOCK) - && echo "lock: the venv matches $(LOCK)"
 
 # The evaluation gate CI applies, on the multidoc set's test half (report-only data: gating is not tuning), on the
-# metrics that can fail (evals/README.md), at the levels measured minus ~3 items' worth (83 items). Measured
-# 2026-11-28, extractive, k=5: pass 0.422, citation precision 0.400, located 0.532, contains 0.403,
-# refusal recall 0.476 (0.429 with the answer judge of issue 11), answerable refused 0.210, hit@5 0.887.
-# With the judge's refusal model (issue 11, second pass, on pooled sentence vectors): refusal recall 0.381 (8 of 21:
-# the refusal-recall gate stays at 0.38), answerable refused 0.081 (5 of 62, so that gate moved to 0.17).
+# metrics that can fail (evals/README.md), at the levels measured minus about 3 items' worth. The half holds 133 items
+# (88 answerable, 45 unanswerable) since the paraphrase and near_miss questions were added; measured 2026-12-03 on it,
+# extractive, k=5 (`assistant eval --dataset multidoc --split test`): pass 0.451, citation precision 0.372,
+# located 0.591, contains 0.545, refusal recall 0.311 (14 of 45), answerable refused 0.193 (17 of 88), hit@5 0.852.
+# The hard items are there to show what the reader gets wrong today: the gate only guards against going backwards.
 eval-gate: $(VENV)/.base
 	$(VENV)/bin/assistant eval --dataset multidoc --split test --out eval-out \
-		--fail-under overall.pass=0.38 --fail-under citation.precision=0.36 --fail-under citation.located=0.49 \
-		--fail-under answer.contains=0.36 --fail-under refusal.recall=0.38 \
-		--fail-under refusal.answerable_refused=0.17 --fail-under retrieval.hit@5=0.85
+		--fail-under overall.pass=0.42 --fail-under citation.precision=0.34 --fail-under citation.located=0.55 \
+		--fail-under answer.contains=0.51 --fail-under refusal.recall=0.24 \
+		--fail-under refusal.answerable_refused=0.23 --fail-under retrieval.hit@5=0.82
