@@ -163,6 +163,15 @@ def _local_servers(model_path: str, exclude_url: str) -> list[psutil.Process]:
     return found
 
 
+def _forget_local_servers(model_path: str, exclude_url: str) -> None:
+    """Stops the provider's own servers for model_path and forgets them, so the next test starts afresh."""
+    for server in _local_servers(model_path, exclude_url):
+        server.terminate()
+        server.wait(15)
+    llm_module._servers.pop(model_path, None)
+    llm_module._chat_model.cache_clear()
+
+
 @slow
 def test_llamacpp_provider_starts_one_local_server_that_assistants_share(injected_settings, llama_server):
     path = gguf_path(SMOLLM2)
@@ -181,11 +190,7 @@ def test_llamacpp_provider_starts_one_local_server_that_assistants_share(injecte
         for answer in (first, second):
             assert answer.mode == "llm" and not answer.refused and "1932" in answer.text, answer.text
     finally:
-        for server in _local_servers(path, llama_server):
-            server.terminate()
-            server.wait(15)
-        llm_module._servers.pop(path, None)
-        llm_module._chat_model.cache_clear()
+        _forget_local_servers(path, llama_server)
 
 
 def test_llamacpp_provider_with_a_missing_file_is_a_clear_error(injected_settings, tmp_path):
@@ -213,8 +218,4 @@ def test_a_local_server_that_dies_is_named_with_its_signal_and_stderr(injected_s
         # The dead server is forgotten: the next question starts a new one and is answered.
         assert "1932" in bot.ask(BRIDGE_Q).text
     finally:
-        for server in _local_servers(path, llama_server):
-            server.terminate()
-            server.wait(15)
-        llm_module._servers.pop(path, None)
-        llm_module._chat_model.cache_clear()
+        _forget_local_servers(path, llama_server)
