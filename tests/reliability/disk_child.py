@@ -105,6 +105,12 @@ attempt("open_other_ro", lambda: open_store(other, identity).count())
 # happens when it happens. So wait, bounded, until no file of this process is open on that mount, then unmount it.
 read_only = mount_id(data)
 out["held_on_unmount"] = wait_released(read_only, seconds=120)
-subprocess.run(["umount", data], check=True)
+# Under load the kernel can still call the mount busy for a moment after the last file closed: retry, bounded.
+deadline = time.monotonic() + 60
+while (umount := subprocess.run(["umount", data], capture_output=True, text=True)).returncode != 0:
+    if time.monotonic() > deadline:
+        raise RuntimeError(f"umount {data}: {umount.stderr.strip()}")
+    gc.collect()
+    time.sleep(0.5)
 attempt("open_other_rw", lambda: open_store(other, identity).count())
 print("RESULT " + json.dumps(out))
