@@ -34,9 +34,9 @@ def _sentences(text: str) -> list[tuple[int, int, str]]:
     return [(s, e, text[s:e]) for s, e in sentence_spans(text)]
 
 
-def squad_pairs(articles: tuple[str, ...], rng: random.Random) -> tuple[list[Pair], list[dict]]:
-    """Answer's sentence positive; a sentence of its paragraph holding a value of the asked-for kind (else any
-    other) negative; the plausible-answer sentence of an unanswerable question a hard negative.
+def squad_pairs(articles: tuple[str, ...], rng: random.Random, negatives: int = 1) -> tuple[list[Pair], list[dict]]:
+    """Answer's sentence positive; up to `negatives` other sentences of its paragraph, those holding a value of the
+    asked-for kind first, negative; the plausible-answer sentence of an unanswerable question a hard negative.
     Also returns per-question records (sentences, gold index or None) for the paragraph-level report."""
     data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
     pairs, records = [], []
@@ -59,9 +59,9 @@ def squad_pairs(articles: tuple[str, ...], rng: random.Random) -> tuple[list[Pai
                 pairs.append((question_input(q), sents[hit[0]][2], 1.0))
                 slot = asked_slot(q)
                 tempting = [i for i in others if slot and holds_slot(slot, sents[i][2], q)]
-                picked = rng.sample(tempting, 1) if tempting else []
+                picked = rng.sample(tempting, min(len(tempting), negatives))
                 rest = [i for i in others if i not in picked]
-                picked += rng.sample(rest, min(len(rest), 1 - len(picked)))
+                picked += rng.sample(rest, min(len(rest), negatives - len(picked)))
                 pairs += [(question_input(q), sents[i][2], 0.0) for i in picked]
     return pairs, records
 
@@ -143,8 +143,9 @@ def with_twins(pairs: list[Pair], share: float, rng: random.Random) -> list[Pair
     return out
 
 
-def build(rng: random.Random, claims: int, snli: int, qnli: int, limit: int) -> tuple[list[Pair], dict]:
-    squad, _ = squad_pairs(TRAIN_ARTICLES, rng)
+def build(rng: random.Random, claims: int, snli: int, qnli: int, limit: int,
+          negatives: int = 1) -> tuple[list[Pair], dict]:
+    squad, _ = squad_pairs(TRAIN_ARTICLES, rng, negatives)
     held_squad, held_records = squad_pairs((HELD_OUT_ARTICLE,), random.Random(SEED + 1))
     fever, snli_all = fever_pairs(), snli_pairs()
     rng.shuffle(fever)
@@ -248,6 +249,7 @@ def main() -> None:
     parser.add_argument("--snli", type=int, default=1400, help="SNLI pairs to train on")
     parser.add_argument("--qnli", type=int, default=2000, help="QNLI pairs to train on")
     parser.add_argument("--pairs", type=int, default=5000, help="training pairs sampled from the mix (~2.5-8/s here)")
+    parser.add_argument("--negatives", type=int, default=3, help="other sentences of the paragraph per SQuAD question")
     parser.add_argument("--lr", type=float, default=4e-5)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--checkpoint", type=Path, default=Path(".cache/reader-torch"),
@@ -263,7 +265,7 @@ def main() -> None:
     rng = random.Random(SEED)
     base = resolve_model_path(DEFAULT_EMBEDDING_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    pairs, held = build(rng, args.claims, args.snli, args.qnli, args.pairs)
+    pairs, held = build(rng, args.claims, args.snli, args.qnli, args.pairs, args.negatives)
     print(f"pairs: {len(pairs)} {held['counts']}; held out: {len(held['held_squad'])} qa, {len(held['held_claims'])} claim",
           flush=True)
     if args.export_only:
@@ -277,7 +279,7 @@ def main() -> None:
         sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lambda step: min((step + 1) / warm, max(0.0, (len(groups) - step) / (len(groups) - warm))))
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        start, done = time.time(), 0
+        start, done, recent = time.time(), 0, []
         for step, group in enumerate(groups):
             rows = [pairs[i] for i in group]
             logits = model(**encode(tokenizer, rows)).logits[:, 0]
@@ -288,9 +290,10 @@ def main() -> None:
             sched.step()
             optim.zero_grad()
             done += len(rows)
+            recent = recent[-24:] + [loss.item()]
             if step % 25 == 0:
                 rate = done / (time.time() - start)
-                print(f"step {step}/{len(groups)} loss {loss.item():.3f} {rate:.1f} pairs/s, "
+                print(f"step {step}/{len(groups)} loss (last 25) {np.mean(recent):.3f} {rate:.1f} pairs/s, "
                       f"eta {(len(pairs) - done) / rate / 60:.1f} min", flush=True)
         model.eval()
         model.save_pretrained(args.checkpoint)
