@@ -19,7 +19,8 @@ from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
 from assistant.history import History
-from assistant.judge import AnswerJudge, load_models
+from assistant.fitted import load_models
+from assistant.judge import AnswerJudge
 from assistant.reader import Reader, get_reader
 from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
 from assistant.settings import Settings

@@ -11,7 +11,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.answer import REFUSAL
 from assistant.answerability import addresses_assistant, asked_slot, holds_slot, is_heading, names, numbers
-from assistant.judge import load_models
+from assistant.fitted import load_models
 from assistant.types import Passage
 from assistant.verify import Verdict
 from ingest import ingest_paths

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from assistant.answerability import asked_slot, holds_slot
-from assistant.judge import REFUSAL_FEATURES, AnswerJudge, Logistic, Models, Sentence, load_models
+from assistant.fitted import REFUSAL_FEATURES, Logistic, Models, load_models
+from assistant.judge import AnswerJudge
+from assistant.sentences import Sentence
 from assistant.types import Passage
 
 
@@ -107,7 +109,8 @@ def test_the_focus_of_a_question_is_the_word_naming_what_it_asks_about(question,
 def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
     """Near-misses: "How many students can enrol?" against a sentence about the course's credits and rooms."""
     from assistant.api import _terms
-    from assistant.judge import ANSWER_FEATURES, sentences_of
+    from assistant.fitted import ANSWER_FEATURES
+    from assistant.sentences import sentences_of
 
     text = "ENVS 214 is taught in the Hartley Building. It carries 3 credits. Up to 40 students can enrol."
     passage = Passage(source="s.md", title="Syllabus", text=text, start=0, end=len(text), line_start=1, line_end=1)
@@ -122,7 +125,8 @@ def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
 def test_a_version_the_passage_never_names_is_another_entity():
     """'When will Ledgerly 4.4.0 be released?' against a thread about 4.2.3: its names match, its version does not."""
     from assistant.api import _terms
-    from assistant.judge import ANSWER_FEATURES, sentences_of
+    from assistant.fitted import ANSWER_FEATURES
+    from assistant.sentences import sentences_of
 
     text = "We expect to release Ledgerly 4.2.3 in the week of 17 March."
     passage = Passage(source="t.txt", title="Thread", text=text, start=0, end=len(text), line_start=1, line_end=1)
