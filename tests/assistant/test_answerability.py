@@ -236,10 +236,10 @@ def bridge() -> list[Passage]:
 
 @pytest.fixture(scope="module")
 def verifier(reader):
-    from assistant.api import _terms
+    from assistant.retrieval import shared_terms
     from assistant.verify import Verifier
 
-    return Verifier(reader.embedder, _terms(), reader._idf, None, drop_unsupported=False)
+    return Verifier(reader.embedder, shared_terms(), reader.idf, None, drop_unsupported=False)
 
 
 @pytest.mark.parametrize("claim", TRUE_CLAIMS)
