@@ -6,6 +6,8 @@ from pathlib import Path
 from docx import Document
 from fpdf import FPDF
 
+from evals.datasets.make_structure import add_table
+
 OUT = Path(__file__).parent / "structure-fresh"
 FIXED_DATE = datetime(2026, 1, 15, tzinfo=timezone.utc)
 RENTS = [("Plot size", "Annual rent", "Concession rent", "Water charge"),
@@ -30,10 +32,7 @@ def write_docx(path: Path) -> None:
     doc.add_paragraph("These rents were agreed at the annual general meeting on 22 November 2025 and apply from 1 January 2026.")
     doc.add_heading("Rents and water charges", level=1)
     doc.add_paragraph("Concession rents apply to members over 66 and to members receiving a means-tested benefit.")
-    table = doc.add_table(rows=len(RENTS), cols=len(RENTS[0]))
-    for row, values in zip(table.rows, RENTS):
-        for cell, value in zip(row.cells, values):
-            cell.text = value
+    add_table(doc, RENTS)
     doc.add_heading("Paying your rent", level=1)
     doc.add_paragraph("Rents are due by 1 March each year. Plots still unpaid on 31 March are offered to the waiting list.")
     doc.add_paragraph("A refundable key deposit of £15 is taken when you join.")
