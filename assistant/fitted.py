@@ -37,6 +37,10 @@ class Logistic:
             raise ValueError(f"signals {sorted(set(given) - set(names))} are not computed any more")
         return Logistic(names, tuple(given.get(n, 0.0) for n in names), self.bias, self.threshold)
 
+    def weighs(self, name: str) -> bool:
+        """Whether the signal `name` counts at all (a weight of 0 need not be computed)."""
+        return name in self.features and self.weights[self.features.index(name)] != 0
+
     def probability(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)

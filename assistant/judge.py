@@ -40,7 +40,8 @@ class AnswerJudge:
     def __init__(self, embedder, terms: Callable[[str], list[str]], idf: Callable[[str], float], models: Models,
                  refuse_threshold: float | None = None, reader: Reader | None = None):
         self.embedder = embedder
-        self.reader = reader
+        # The reader costs per sentence: it reads only for models fitted to weigh it.
+        self.reader = reader if models.answer.weighs("reader") or models.refuse.weighs("reader") else None
         self.terms = terms
         self.idf = idf
         self.model = models.answer

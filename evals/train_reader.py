@@ -233,7 +233,9 @@ def export(model, tokenizer, out: Path) -> None:
         torch.onnx.export(Logit(model.eval()), (example, mask, torch.zeros_like(example)), str(fp32),
                           input_names=names_in, output_names=["logit"], opset_version=17, dynamo=False,
                           dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names_in}, "logit": {0: "batch"}})
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+    # Per-channel weight scales: per-tensor ones drifted up to 0.97 logits from torch on the trained model's fixed
+    # pairs, per-channel 0.52 (mean 0.11), at the same 23 MB.
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
 
 

@@ -2,6 +2,7 @@
 did in torch, and scoring never imports torch. The export is of the packaged MiniLM with a seeded, untrained head:
 what is tested is the export, tokenisation and int8 path, not what a trained model knows."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,52 @@ def test_without_a_model_file_the_reader_says_how_to_make_one(tmp_path):
 
     with pytest.raises(AssistantError, match="evals.train_reader"):
         Reader(tmp_path / "missing.onnx").logits([("question: a", "b")])
+
+
+# -- the shipped model: what it reads that similarity does not ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped():
+    from assistant.reader import get_reader
+
+    return get_reader()
+
+
+def test_the_shipped_model_scores_as_its_training_did(shipped):
+    from assistant.reader import CHECK_FILE
+
+    fixed = json.loads(CHECK_FILE.read_text(encoding="utf-8"))["fixed"]
+    trained = np.array([f["torch_logit"] for f in fixed])
+    assert np.ptp(trained) > 2.0  # the fixed pairs spread out, so the comparison can tell them apart
+    onnx = shipped.logits([(f["a"], f["b"]) for f in fixed])
+    # int8 weights drift (measured on these pairs: at most 0.52, mean 0.11); every clear verdict keeps its side.
+    assert np.abs(onnx - trained).max() < 0.6
+    clear = np.abs(trained) > 0.6
+    assert clear.sum() >= 12 and (np.sign(onnx[clear]) == np.sign(trained[clear])).all()
+
+
+@pytest.mark.parametrize("question, answer, near_miss", [
+    # Same words and a value of the asked-for kind in both: only reading tells which day and which event.
+    ("What time does the library open on Sundays?", "On Sundays the library opens at 11:00 and closes at 16:00.",
+     "The library opens at 09:00 on weekdays."),
+    ("When did the Ingenuity helicopter crash?",
+     "Ingenuity's last flight ended on 18 January 2024, when a rotor blade broke on landing.",
+     "Ingenuity made the first powered flight on another planet on 19 April 2021."),
+    ("When was the museum founded?", "The museum was established in 1921 by the town council.",
+     "The museum moved to its present building in 1968."),
+])
+def test_the_reader_ranks_the_answer_above_a_near_miss(shipped, question, answer, near_miss):
+    answer_logit, near_logit = shipped.answers(question, [answer, near_miss])
+    assert answer_logit > near_logit
+
+
+@pytest.mark.parametrize("claim, twin, evidence", [
+    ("Members may take out as many as 12 books at the same time.",
+     "Members may take out as many as 20 books at the same time.",
+     "The library lends up to 12 books at a time to each member."),
+    ("The rover gets its power from the heat of decaying plutonium.", "The rover gets its power from solar panels.",
+     "The rover is powered by a radioisotope thermoelectric generator that turns heat from decaying plutonium into "
+     "electricity."),
+])
+def test_a_paraphrased_claim_is_supported_and_its_twin_is_not(shipped, claim, twin, evidence):
+    assert shipped.supports(claim, [evidence])[0] > 0 > shipped.supports(twin, [evidence])[0]
