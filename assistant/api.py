@@ -318,8 +318,14 @@ class Assistant(Runnable[str | Question, Answer]):
                               "(`assistant docs` lists them)")
 
     def remove(self, source: str | Path) -> int:
-        """Remove one document (all its chunks at once) from the collection; returns how many chunks it had."""
-        return self.store.remove(self.resolve(source))
+        """Remove one document (all its chunks at once) from the collection, and the copy an upload made of it
+        (a file in the upload folder; other files stay on disk); returns how many chunks it had."""
+        from ingest.uploads import delete_upload
+
+        stored = self.resolve(source)
+        chunks = self.store.remove(stored)
+        delete_upload(self.settings, stored)
+        return chunks
 
 
 def _last_answer(turn: Turn) -> str:

@@ -10,7 +10,7 @@ from assistant.settings import Settings
 from assistant.types import DocumentPage, file_name
 from assistant.ui.render import error_html, esc, note, plural, render_documents
 from assistant.ui.session import copy_session, page_collection, page_settings, say
-from ingest.uploads import UploadReport, add_uploads, delete_upload
+from ingest.uploads import UploadReport, add_uploads
 
 DOCS_PER_PAGE = 25
 SORTS = [("Name", "name"), ("Newest first", "newest")]
@@ -30,13 +30,12 @@ def list_documents(base: Settings, collection: str | None = None, sort: str = "n
 
 
 def remove_documents(base: Settings, sources: list[str], collection: str | None = None) -> str:
-    """Remove documents from the collection (and the page's own copies of uploaded ones); returns a status line."""
+    """Remove documents from the collection (Assistant.remove: uploaded copies go too); returns a status line."""
     from assistant.api import Assistant
 
     done, failed = [], []
     try:
-        settings = page_settings(base, collection=collection)
-        assistant = Assistant(settings)
+        assistant = Assistant(page_settings(base, collection=collection))
         for source in sources:
             try:
                 chunks = assistant.remove(source)
@@ -44,7 +43,6 @@ def remove_documents(base: Settings, sources: list[str], collection: str | None 
                 failed.append(f"{file_name(source)} (no longer in the collection)")
                 continue
             done.append(f"{file_name(source)} ({plural(chunks, 'chunk')})")
-            delete_upload(settings, source)
     except Exception as exc:
         failed.append(one_line(exc))
     parts = (["Removed " + ", ".join(done) + "."] if done else []) + \
