@@ -103,12 +103,13 @@ def build_app(settings: Settings) -> gr.Blocks:
         status = remove_documents(settings, picked, collection)
         return gr.Row(visible=False), status, [], [s for s in scope if s not in picked]
 
-    def ask(question: str, history: list | str | None = None, source: str | None = None) -> dict:
-        """Answer a question from the documents: the Answer as a dict (text, citations with quotes, passages)."""
+    def ask(question: str, history: list | str | None = None, sources: str | None = None) -> dict:
+        """Answer a question from the documents (`sources`: only from this one): the Answer as a dict (text,
+        citations with quotes, passages)."""
         from assistant.api import Assistant
 
         try:
-            answer = Assistant(settings).ask(question, parse_history(history), source or None)
+            answer = Assistant(settings).ask(question, parse_history(history), sources or None)
         except Exception as exc:
             raise gr.Error(one_line(exc), print_exception=False) from None
         return answer.to_dict()
