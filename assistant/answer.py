@@ -28,8 +28,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class Draft:
+    """The answer's claims before verification; none: a refusal."""
+
     claims: tuple[Claim, ...]
-    best_score: float = 0.0  # the judge's probability that the best sentence answers the question
 
 
 class ExtractiveAnswerer:
@@ -65,7 +66,7 @@ class ExtractiveAnswerer:
         judged = self.judge.judge(question, sentences, chosen, passages)
         features, scores, order = judged.features, judged.scores, judged.order
         if judged.refused:
-            return Draft((), judged.answerable)
+            return Draft(())
         order = self._newest_first(passages, sentences, chosen, judged)
         best = float(scores[order[0]])
         picked = [chosen[order[0]]]
@@ -87,7 +88,7 @@ class ExtractiveAnswerer:
             following = _next_in_passage(sentences, i)
             if open_quote(sentences[i].text) and following is not None and following not in picked:
                 picked.insert(picked.index(i) + 1, following)
-        return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
+        return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked))
 
     @staticmethod
     def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int], judged: Judgement) -> list[int]:

@@ -6,7 +6,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import AsyncIterator, Iterator, TypedDict
@@ -21,15 +21,12 @@ from assistant.history import History
 from assistant.fitted import load_models
 from assistant.judge import AnswerJudge
 from assistant.reader import Reader, get_reader
-from assistant.retrieval import HybridRetriever, LexicalIndex, scope_of, shared_terms
+from assistant.retrieval import HybridRetriever, LexicalIndex, Sources, shared_terms, source_set
 from assistant.settings import Settings
 from assistant.types import UNPRINTABLE, Answer, DocumentInfo, Passage, strip_markers
 from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
-
-Sources = Collection[str] | None
-
 
 class Question(TypedDict, total=False):
     """What the Runnable face takes besides a plain question: the question and the turns before it."""
@@ -164,7 +161,7 @@ class Assistant(Runnable[str | Question, Answer]):
     def candidates(self, question: str, history: History | None = None) -> tuple[str, list[Passage], str]:
         """What the answer stage reads for a question: the question the judge reads (condensed for a follow-up),
         the retrieved passages, and the last answer a follow-up must not repeat."""
-        turn = self._condense(self._turn(question, history, None, None))
+        turn = self._condense(self._turn(question, history, None))
         passages = self.retriever.passages(turn.standalone, self.settings.k)
         return condense.judged_question(turn.question, turn.standalone), passages, _last_answer(turn)
 
@@ -214,7 +211,7 @@ class Assistant(Runnable[str | Question, Answer]):
         return replace(turn, answer=answer, timings=timings)
 
     # -- public surface -------------------------------------------------------------------------------------
-    def _turn(self, question: str, history: History | None, source: str | None, sources: Sources) -> Turn:
+    def _turn(self, question: str, history: History | None, sources: Sources) -> Turn:
         if not isinstance(question, str):
             raise InvalidQuestion("question: expected text")
         question = UNPRINTABLE.sub(" ", question).strip()
@@ -223,18 +220,16 @@ class Assistant(Runnable[str | Question, Answer]):
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
         history = tuple((UNPRINTABLE.sub(" ", str(u)), UNPRINTABLE.sub(" ", str(a))) for u, a in (history or []))
-        scope = scope_of([*([source] if source else []), *(sources or ())])
-        return Turn(question=question, history=history, sources=scope)
+        return Turn(question=question, history=history, sources=source_set(sources))
 
-    def ask(self, question: str, history: History | None = None, source: str | None = None,
-            sources: Sources = None) -> Answer:
-        """Answer from the documents; `source` (one file) or `sources` (several) limit retrieval to those."""
-        return self.chain.invoke(self._turn(question, history, source, sources)).answer
+    def ask(self, question: str, history: History | None = None, sources: Sources = None) -> Answer:
+        """Answer from the documents; `sources` (one path or several) limit retrieval to those documents."""
+        return self.chain.invoke(self._turn(question, history, sources)).answer
 
     def invoke(self, input: str | Question, config: RunnableConfig | None = None, **kwargs) -> Answer:
         """`ask` as a Runnable (LangChain's callbacks and tags in `config` reach the chain's stages)."""
         question, history = _unpack(input)
-        return self.chain.invoke(self._turn(question, history, None, None), config).answer
+        return self.chain.invoke(self._turn(question, history, None), config).answer
 
     def transform(self, input: Iterator[str | Question], config: RunnableConfig | None = None,
                   **kwargs) -> Iterator[Answer]:
@@ -253,22 +248,21 @@ class Assistant(Runnable[str | Question, Answer]):
 
     def search(self, query: str, k: int | None = None, sources: Sources = None) -> list[Passage]:
         """The best k passages for a query (no answer), ranked; `sources` limit them to those documents."""
-        turn = self._turn(query, None, None, sources)
+        turn = self._turn(query, None, sources)
         return self.retriever.passages(turn.question, k or self.settings.k, turn.sources)
 
-    async def aask(self, question: str, history: History | None = None, source: str | None = None,
-                   sources: Sources = None) -> Answer:
-        return (await self.chain.ainvoke(self._turn(question, history, source, sources))).answer
+    async def aask(self, question: str, history: History | None = None, sources: Sources = None) -> Answer:
+        return (await self.chain.ainvoke(self._turn(question, history, sources))).answer
 
-    def stream(self, question: str | Question, history: History | None = None, source: str | None = None,
-               sources: Sources = None, **kwargs) -> Iterator[str | Answer]:
+    def stream(self, question: str | Question, history: History | None = None, sources: Sources = None,
+               **kwargs) -> Iterator[str | Answer]:
         """Text deltas as they are written, then the final, verified Answer (whose text is authoritative)."""
         # The same chain as ask, run in a worker thread; the answer stage hands its deltas over through a queue.
         done = object()
         items: queue.SimpleQueue = queue.SimpleQueue()
         if isinstance(question, dict):
             question, history = _unpack(question)
-        turn = replace(self._turn(question, history, source, sources), on_text=items.put)
+        turn = replace(self._turn(question, history, sources), on_text=items.put)
 
         def run() -> None:
             try:
@@ -285,11 +279,11 @@ class Assistant(Runnable[str | Question, Answer]):
                 yield item.text  # an extractive answer is written all at once
             yield item
 
-    async def astream(self, question: str, history: History | None = None, source: str | None = None,
+    async def astream(self, question: str, history: History | None = None,
                       sources: Sources = None) -> AsyncIterator[str | Answer]:
         import asyncio
 
-        iterator = self.stream(question, history, source, sources)
+        iterator = self.stream(question, history, sources)
         while True:
             item = await asyncio.to_thread(next, iterator, None)
             if item is None:
@@ -314,8 +308,14 @@ class Assistant(Runnable[str | Question, Answer]):
                               "(`assistant docs` lists them)")
 
     def remove(self, source: str | Path) -> int:
-        """Remove one document (all its chunks at once) from the collection; returns how many chunks it had."""
-        return self.store.remove(self.resolve(source))
+        """Remove one document (all its chunks at once) from the collection, and the copy an upload made of it
+        (a file in the upload folder; other files stay on disk); returns how many chunks it had."""
+        from ingest.uploads import delete_upload
+
+        stored = self.resolve(source)
+        chunks = self.store.remove(stored)
+        delete_upload(self.settings, stored)
+        return chunks
 
 
 def _last_answer(turn: Turn) -> str:

@@ -126,7 +126,7 @@ def docs_remove(
     paths: Annotated[list[str], typer.Argument(help="Documents to remove, as `assistant docs` lists them.")],
     collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
 ):
-    """Remove documents from the collection (all of a document's chunks at once); the files stay on disk."""
+    """Remove documents from the collection (all of a document's chunks at once), and the copies uploads made."""
     from assistant.api import Assistant
 
     settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)

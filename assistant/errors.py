@@ -25,6 +25,10 @@ class StoreUnreachable(AssistantError):
     """The Chroma store (server or directory) cannot be reached."""
 
 
+class StoreNotWritable(AssistantError):
+    """The store's disk is full or read-only: writes fail, what is stored can still be read."""
+
+
 class LLMError(AssistantError):
     """The chat model could not be reached or answered badly."""
 

@@ -6,7 +6,6 @@ import importlib.util
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.errors import LLMError
+from assistant.processes import free_port, stop_server
 from assistant.settings import Settings
 
 # provider -> the extra of grounded-assistant that installs its LangChain package (pyproject.toml)
@@ -65,12 +65,6 @@ def gguf_path(model: str) -> str:
     return str(files[0])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> LocalServer:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1:port, returned once it answers."""
     if importlib.util.find_spec("llama_cpp") is None:
@@ -96,16 +90,6 @@ def start_llama_server(model_path: str, port: int, timeout: float = 60.0) -> Loc
             time.sleep(0.3)
     server.stop()
     raise LLMError(f"llm: the llama.cpp server for {model_path} did not start within {timeout:.0f} s")
-
-
-def stop_server(process: subprocess.Popen, grace: float = 15.0) -> None:
-    """End a server process: ask it to stop, and kill it if it has not within `grace` seconds."""
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _local_server(model_path: str) -> str:

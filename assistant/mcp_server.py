@@ -56,7 +56,7 @@ def build_server(settings: Settings):
     assistant = Assistant(settings)
     server = MCPServer("grounded-assistant", instructions=INSTRUCTIONS, log_level="WARNING")
 
-    def scope(sources: list[str] | None) -> list[str]:
+    def resolved(sources: list[str] | None) -> list[str]:
         return [assistant.resolve(path) for path in sources or ()]
 
     @server.tool()
@@ -66,7 +66,7 @@ def build_server(settings: Settings):
         """Search the documents: the k best passages for the query, best first, each with its file, location
         (lines or page) and full text. No answer is written."""
         try:
-            return [Found.of(p) for p in assistant.search(query, k, scope(sources))]
+            return [Found.of(p) for p in assistant.search(query, k, resolved(sources))]
         except AssistantError as exc:
             raise ToolError(one_line(exc)) from None
 
@@ -77,7 +77,7 @@ def build_server(settings: Settings):
         the documents do not say: then there are no citations), and for each [n] a citation: file, location, the
         exact quoted passage, and `supported` (whether the check found the quote supports the sentence)."""
         try:
-            answer = assistant.ask(question, sources=scope(sources))
+            answer = assistant.ask(question, sources=resolved(sources))
         except AssistantError as exc:
             raise ToolError(one_line(exc)) from None
         return Reply(answer=answer.text, refused=answer.refused, citations=answer.citations,

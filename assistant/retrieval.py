@@ -23,18 +23,17 @@ from ingest.records import StoredChunk, unpack_vectors
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
-# The documents retrieval may draw from: one source path, several, or None for the whole collection.
-Scope = str | Collection[str] | None
+# The documents retrieval may draw from: one source path, several, or None (or none) for the whole collection.
+Sources = str | Collection[str] | None
 
 
-def scope_of(scope: Scope) -> frozenset[str] | None:
-    """A scope as a set of source paths; an empty one means the whole collection."""
-    sources = frozenset([scope] if isinstance(scope, str) else scope or ())
-    return sources or None
+def source_set(sources: Sources) -> frozenset[str] | None:
+    """The documents to draw from as a set of source paths; None: the whole collection."""
+    return frozenset([sources] if isinstance(sources, str) else sources or ()) or None
 
 
 def _where(sources: frozenset[str] | None) -> dict | None:
-    """The Chroma filter for a scope."""
+    """The Chroma filter for those documents."""
     if sources is None:
         return None
     return {"source": next(iter(sources))} if len(sources) == 1 else {"source": {"$in": sorted(sources)}}
@@ -66,7 +65,7 @@ class Lexical(Protocol):
 
     def refresh(self) -> None: ...
 
-    def search(self, query: str, k: int, scope: "Scope" = None) -> list[int]: ...
+    def search(self, query: str, k: int, sources: "Sources" = None) -> list[int]: ...
 
     def idf(self, term: str) -> float: ...
 
@@ -190,17 +189,17 @@ class LexicalIndex:
         df = int(self._df[column]) if column is not None and column < len(self._df) else 0
         return bm25_idf(len(self.ids), df)
 
-    def search(self, query: str, k: int, scope: Scope = None) -> list[int]:
-        """Positions (into ids/sources) of the best k chunks with any query term, within the scope."""
+    def search(self, query: str, k: int, sources: Sources = None) -> list[int]:
+        """Positions (into ids/sources) of the best k chunks with any query term, from those documents."""
         self.refresh()
         vocab = self._bm25.vocab_dict if self.ids else {}
         tokens = [t for t in self.terms(query) if t in vocab]
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens)
-        sources = scope_of(scope)
-        if sources is not None:
-            scores = np.where([s in sources for s in self.sources], scores, 0.0)
+        allowed = source_set(sources)
+        if allowed is not None:
+            scores = np.where([s in allowed for s in self.sources], scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:k]
         return [int(i) for i in top if scores[i] > 0]
 
@@ -256,25 +255,25 @@ class HybridRetriever(BaseRetriever):
     embedder: SkipValidation[QueryEmbedder]
     lexical: SkipValidation[Lexical]
     k: int = 5
-    source: Scope = None  # one source path or several
+    sources: Sources = None  # one source path or several
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None, source: Scope = None) -> list[Document]:
+                                k: int | None = None, sources: Sources = None) -> list[Document]:
         return [Document(page_content=p.text, metadata=p.to_dict())
-                for p in self.passages(query, k, source or self.source)]
+                for p in self.passages(query, k, sources or self.sources)]
 
-    def passages(self, query: str, k: int | None = None, scope: Scope = None) -> list[Passage]:
-        """The best k passages for the query, from the documents in scope (all of them by default)."""
+    def passages(self, query: str, k: int | None = None, sources: Sources = None) -> list[Passage]:
+        """The best k passages for the query, from those documents (all of them by default)."""
         k = self.k if k is None else k
         fetch = max(4 * k, 20)
-        sources = scope_of(scope)
+        allowed = source_set(sources)
         chunks: dict[str, StoredChunk] = {}
         fused: dict[str, float] = {}
-        dense = self.store.query(self.embedder.query_vector(query), fetch, _where(sources))
+        dense = self.store.query(self.embedder.query_vector(query), fetch, _where(allowed))
         for rank, chunk in enumerate(dense):
             chunks[chunk.id] = chunk
             fused[chunk.id] = 1.0 / (_RRF_K + rank + 1)
-        lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, sources)]
+        lexical = [self.lexical.ids[i] for i in self.lexical.search(query, fetch, allowed)]
         # Lexical hits the dense search did not bring are read from the store (gone since the index was built: skipped).
         chunks.update((chunk.id, chunk) for chunk in self.store.get([c for c in lexical if c not in chunks]))
         candidates = {chunk_id: _passage(chunk) for chunk_id, chunk in chunks.items()}

@@ -4,7 +4,7 @@ import json
 import re
 from bisect import bisect_right
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -211,6 +211,27 @@ class Citation(_Frozen):
     supported: bool
     page_end: int | None = None  # the quote's last page, when it crosses a page break
     location: str = ""  # the place in words, as the sources panel and CLI show it (see Place.location)
+
+    def span_in(self, passages: list[Passage]) -> "QuoteSpan | None":
+        """The passage this citation quotes and the quote's span inside that passage's text; None if none holds it."""
+        for p in passages:
+            if p.source == self.source and p.start <= self.start and self.end <= p.end:
+                a, b = self.start - p.start, self.end - p.start
+                if not self.quote or p.text[a:b].strip() == self.quote.strip():
+                    return QuoteSpan(p, a, b)
+        for p in passages:  # offsets that disagree with the text: fall back to finding the quote itself
+            at = p.text.find(self.quote) if self.quote and p.source == self.source else -1
+            if at >= 0:
+                return QuoteSpan(p, at, at + len(self.quote))
+        return None
+
+
+class QuoteSpan(NamedTuple):
+    """Where a citation's quote sits: the passage and the [start, end) offsets into its text."""
+
+    passage: Passage
+    start: int
+    end: int
 
 
 class Answer(_Frozen):

@@ -25,7 +25,7 @@ class IngestReport:
     files: int = 0
     added: int = 0
     unchanged: int = 0
-    updated: int = 0  # moved within a changed file: metadata rewritten, not re-embedded
+    updated: int = 0  # kept by a changed file (same text, maybe moved): metadata rewritten, not re-embedded
     deleted: int = 0
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -34,8 +34,8 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line of counts, then one line per note."""
-        counts = (f"{self.files} files: {self.added} chunks added, {self.unchanged} unchanged, {self.deleted} deleted, "
-                  f"{len(self.failed)} failed files, {self.seconds:.1f} s")
+        counts = (f"{self.files} files: {self.added} chunks added, {self.unchanged} unchanged, {self.updated} updated, "
+                  f"{self.deleted} deleted, {len(self.failed)} failed files, {self.seconds:.1f} s")
         return "\n".join([counts, *self.notes])
 
 
@@ -118,7 +118,6 @@ class Ingestor:
         chunks = self.chunker.split(document)
         ids = {c.id for c in chunks}
         new = [c for c in chunks if c.id not in stored]
-        report.unchanged += len(chunks) - len(new)
         about = {"format": _format(path, document), "characters": len(document.text),
                  "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if document.pages:
@@ -156,6 +155,7 @@ class Ingestor:
             if item.stale:
                 self.store.delete(ids=item.stale)
             report.added += len(item.new)
+            report.updated += len(kept)
             report.deleted += len(item.stale)
         if pending:
             self.store.bump_version()

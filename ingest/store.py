@@ -9,7 +9,7 @@ from pathlib import Path
 from functools import lru_cache
 from urllib.parse import urlparse
 
-from assistant.errors import AssistantError, ModelMismatch, StoreUnreachable
+from assistant.errors import AssistantError, ModelMismatch, StoreNotWritable, StoreUnreachable
 from assistant.settings import Settings
 from assistant.types import DocumentInfo
 from ingest.records import SENTENCE_VECTORS_FORMAT, ChunkMeta, StoredChunk
@@ -17,10 +17,6 @@ from ingest.records import SENTENCE_VECTORS_FORMAT, ChunkMeta, StoredChunk
 _IDENTITY_KEYS = ("embedding_model", "embedding_backend", "embedding_dim")
 # Rows per read: one unpaged get of ~33 000 rows fails in embedded Chroma ("too many SQL variables").
 _PAGE = 5000
-
-
-class StoreNotWritable(AssistantError):
-    """The store's disk is full or read-only: writes fail, what is stored can still be read."""
 
 
 @lru_cache(maxsize=8)

@@ -80,7 +80,7 @@ def add_uploads(settings: Settings, paths: Sequence[str | Path], progress: Progr
                 target.unlink(missing_ok=True)
                 report.failed.append((target.name, _reason(problems[0], target)))
             else:
-                report.added.append((target.name, ingested.added + ingested.unchanged))
+                report.added.append((target.name, ingested.added + ingested.updated + ingested.unchanged))
         if progress is not None:
             progress(len(paths), len(paths), "")
     except Exception as exc:  # the store, the model: listed, not raised

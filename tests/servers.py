@@ -9,16 +9,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from assistant.llm import stop_server
+from assistant.processes import free_port, stop_server
 from tests.helpers import BIN
 
 START_TIMEOUT = 240  # model load + first-start ingestion of the sample on 2 busy cores
-
-
-def free_port() -> int:
-    from assistant.llm import free_port as port
-
-    return port()
 
 
 def stop(process: subprocess.Popen | None) -> None:

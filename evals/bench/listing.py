@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from assistant import Assistant, Settings
-from assistant.llm import free_port
+from assistant.processes import free_port
 from assistant.types import DocumentPage
 from evals.stats import median
 from ingest.records import ChunkMeta

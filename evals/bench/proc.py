@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from assistant.llm import free_port, stop_server
+from assistant.processes import free_port, stop_server
 from assistant.settings import MB
 
 

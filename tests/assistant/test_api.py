@@ -73,7 +73,7 @@ def test_answer_is_json_serialisable_and_round_trips(sample_bot):
 
 
 def test_ask_with_history_argument_and_source_keyword(sample_bot):
-    answer = sample_bot.ask(WITKOFF_Q, history=[("Hello", "Hi! Ask me about your documents.")], source=str(SAMPLE))
+    answer = sample_bot.ask(WITKOFF_Q, history=[("Hello", "Hi! Ask me about your documents.")], sources=str(SAMPLE))
     check_answer(answer)
     assert "Steve Witkoff" in answer.text and {p.source for p in answer.passages} == {str(SAMPLE)}
 
@@ -255,18 +255,18 @@ def test_filtering_by_source(two_docs):
     both = bot.ask(WITKOFF_Q)
     assert {p.source for p in both.passages} == {str(SAMPLE), str(other)}
 
-    only_other = bot.ask(WITKOFF_Q, source=str(other))
+    only_other = bot.ask(WITKOFF_Q, sources=str(other))
     check_answer(only_other)
     assert {p.source for p in only_other.passages} == {str(other)}
     assert {c.source for c in only_other.citations} == {str(other)}
     assert "Marco Rubio" in only_other.text and "Witkoff" not in only_other.text
 
-    only_sample = bot.ask(WITKOFF_Q, source=str(SAMPLE))
+    only_sample = bot.ask(WITKOFF_Q, sources=str(SAMPLE))
     check_answer(only_sample)
     assert {p.source for p in only_sample.passages} == {str(SAMPLE)}
     assert "Steve Witkoff" in only_sample.text and "Rubio" not in only_sample.text
 
-    nowhere = bot.ask(WITKOFF_Q, source=str(other.parent / "missing.txt"))
+    nowhere = bot.ask(WITKOFF_Q, sources=str(other.parent / "missing.txt"))
     assert nowhere.refused and nowhere.passages == []
 
 

@@ -17,7 +17,8 @@ from assistant import Answer, Assistant
 from assistant import llm as llm_module
 from assistant.answer import REFUSAL, parse_claims
 from assistant.errors import LLMError
-from assistant.llm import free_port, gguf_path, start_llama_server
+from assistant.llm import gguf_path, start_llama_server
+from assistant.processes import free_port
 from ingest.loaders import load_document
 from tests.helpers import INJECTED_TEXT, MARKERS, llm_settings, sentences, unmarked
 

@@ -89,11 +89,11 @@ def test_k_kwarg_overrides_the_constructor_k(hybrid):
     assert hybrid.k == 3, "a call's k does not change the retriever"
 
 
-def test_source_filter_as_invoke_kwarg_and_as_constructor_param(collection, hybrid):
+def test_sources_filter_as_invoke_kwarg_and_as_constructor_param(collection, hybrid):
     other = str(collection["other"])
-    docs = hybrid.invoke("bridges and repairs", source=other)
+    docs = hybrid.invoke("bridges and repairs", sources=other)
     assert docs and {d.metadata["source"] for d in docs} == {other}
-    sample_only = HybridRetriever(**collection["params"], k=3, source=str(SAMPLE))
+    sample_only = HybridRetriever(**collection["params"], k=3, sources=str(SAMPLE))
     assert {d.metadata["source"] for d in sample_only.invoke("bridges and repairs")} == {str(SAMPLE)}
     unfiltered = {d.metadata["source"] for d in hybrid.invoke("Kyiv council bridges Trump Putin", k=6)}
     assert unfiltered == {other, str(SAMPLE)}

@@ -1,8 +1,10 @@
-"""assistant.types: the one citation-marker syntax every part reads and writes, and the document listing's pages."""
+"""assistant.types: the one citation-marker syntax every part reads and writes, where a citation's quote sits, and the
+document listing's pages."""
 
 from datetime import datetime, timedelta, timezone
 
-from assistant.types import DocumentInfo, DocumentPage, marker_numbers, strip_markers
+from assistant.types import DocumentInfo, DocumentPage, QuoteSpan, marker_numbers, strip_markers
+from tests.helpers import passage, quoting
 
 
 def test_markers_single_and_grouped_are_read_in_order():
@@ -28,3 +30,12 @@ def test_document_pages_sort_filter_and_clamp():
     found = DocumentPage.of(documents, query=".MD")
     assert [d.name for d in found.documents] == ["d.md"] and found.total == 1
     assert DocumentPage.of([], size=2).pages == 1
+
+
+def test_a_citation_finds_its_quote_by_offsets_and_falls_back_to_the_quote():
+    p = passage("alpha beta gamma. delta epsilon.", 100, 7)
+    c = quoting(p, "delta epsilon.")
+    assert c.span_in([p]) == QuoteSpan(p, 18, 32)
+    moved = c.model_copy(update={"start": 0, "end": 3})  # offsets that disagree with the text
+    assert moved.span_in([p]) == QuoteSpan(p, 18, 32)
+    assert c.span_in([passage("delta epsilon.", 100, 7, source="/docs/b.txt")]) is None  # another document

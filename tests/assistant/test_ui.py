@@ -46,15 +46,6 @@ def test_sources_panel_highlights_the_quote_inside_its_passage():
     assert "<script" not in html and "<img" not in html and "<b>" not in html
 
 
-def test_locate_uses_offsets_and_falls_back_to_the_quote():
-    p = passage("alpha beta gamma. delta epsilon.", 100, 7)
-    c = quoting(p, "delta epsilon.")
-    assert ui.locate(c, [p]) == (p, 18, 32)
-    moved = c.model_copy(update={"start": 0, "end": 3})  # offsets that disagree with the text
-    assert ui.locate(moved, [p]) == (p, 18, 32)
-    assert ui.locate(c, [passage("other text", 100, 7, source="/docs/b.txt")])[0] is None
-
-
 @pytest.mark.parametrize("given, expected", [
     ("notes.txt", "notes.txt"),
     ("../../etc/passwd", "passwd"),

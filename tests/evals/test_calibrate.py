@@ -7,7 +7,7 @@ import pytest
     (["--split", "test"], "dev data only"),
     (["--dataset", "../shared/external-eval/squad2-cs224n-dev/dev-v2.0.json"], "reporting set"),
 ])
-def test_calibration_refuses_test_and_reporting_data(args, message, capsys):
+def test_calibration_refuses_test_and_reporting_data(args, message):
     from evals.calibrate import main
 
     with pytest.raises(SystemExit) as exit_:

@@ -289,11 +289,18 @@ def test_docx_with_deeply_nested_xml_is_refused(tmp_path):
     assert isinstance(error, LoadError) and "corrupt or unreadable DOCX" in str(error)
 
 
-@pytest.mark.parametrize("markup", ["<div>" * 100_000, "<p>line<br>" * 20_000, "<b><i>x</i></b><img src=x>" * 30_000])
-def test_html_bombs_load_in_linear_time(tmp_path, markup):
+@pytest.mark.parametrize("markup, text", [
+    ("<div>" * 100_000, None),  # tags and no words: refused as empty
+    ("<p>line<br>" * 20_000, "line\n\n" * 19_999 + "line"),
+    ("<b><i>x</i></b><img src=x>" * 30_000, "x" * 30_000),
+])
+def test_html_bombs_load_in_linear_time(tmp_path, markup, text):
     (tmp_path / "bomb.html").write_text(f"<html><body>{markup}</body></html>")
     result = within(60, outcome, load_document, tmp_path / "bomb.html")  # was minutes to hours: quadratic
-    assert isinstance(result, LoadError) or result.text.strip()
+    if text is None:
+        assert isinstance(result, LoadError) and str(result).endswith("empty file (no text)")
+    else:
+        assert not isinstance(result, LoadError) and result.text.strip() == text
 
 
 def test_html_tag_limit(tmp_path, monkeypatch):

@@ -75,16 +75,22 @@ def test_overlong_sentence_is_cut_within_the_token_limit(tmp_path, settings):
 
 
 def test_changed_file_replaces_its_chunks(tmp_path, settings):
-    doc = tmp_path / "doc.txt"
+    doc, same = tmp_path / "doc.txt", tmp_path / "same.txt"
     doc.write_text(SAMPLE.read_text())
-    first = ingest_fake([doc], settings)
+    same.write_text("An unchanged note about the bridges of the Dnipro.\n")
+    first = ingest_fake([doc, same], settings)
     doc.write_text("A brand new opening line about Kyiv's mayor.\n" + SAMPLE.read_text().replace("Steve Witkoff", "Steven Witkoff"))
-    second = ingest_fake([doc], settings)
+    second = ingest_fake([doc, same], settings)
     got = stored_fake(settings)
     assert second.added >= 1 and second.deleted >= 1
     assert len(got["ids"]) == len(set(got["ids"])) == first.added + second.added - second.deleted
+    # The changed file's chunks are new or kept (metadata rewritten: updated); the other file's are unchanged.
+    assert second.unchanged == 1 and second.updated >= 1
+    assert second.added + second.updated == sum(m["source"] == str(doc) for m in got["metadatas"])
+    assert f"{second.added} chunks added, 1 unchanged, {second.updated} updated" in second.summary()
     text = load_document(doc).text
-    assert all(text[m["start"]:m["end"]] == d for d, m in zip(got["documents"], got["metadatas"]))
+    assert all(text[m["start"]:m["end"]] == d
+               for d, m in zip(got["documents"], got["metadatas"]) if m["source"] == str(doc))
     assert not any("Steve Witkoff" in d for d in got["documents"])
 
 

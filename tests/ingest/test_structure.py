@@ -102,15 +102,25 @@ def disk_line(path: Path, written: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if written in line)
 
 
-def test_a_markdown_table_row_keeps_its_headers_and_its_line(tmp_path):
-    (tmp_path / "budget.md").write_text(BUDGET)
-    passage = whole(tmp_path / "budget.md")
+def row_of(path: Path, text: str, row: str, judged: str, on_disk: str | None = None,
+           where: tuple[str, ...] = ()) -> dict[str, tuple[str, bool]]:
+    """Write a document and check one table row of it: judged as `judged` (with its headers), an answer, placed on
+    the one line of the file that holds `on_disk` (the row itself by default), its place saying each of `where`.
+    Returns the document's units, to check more of them."""
+    path.write_text(text)
+    passage = whole(path)
     got = units(passage)
-    row = "| Parks | 1,204 | 1,310 |"
-    assert got[row] == ("Budget by service, Parks: 2024/25 (£000) 1,204; 2025/26 (£000) 1,310", True)
+    assert got[row] == (judged, True)
     place = place_of(passage, row)
-    assert place.line_start == place.line_end == disk_line(tmp_path / "budget.md", row)
-    assert "Council budget > Spending" in place.location and "2025/26 (£000)" in place.location
+    assert place.line_start == place.line_end == disk_line(path, on_disk or row)
+    assert all(words in place.location for words in where), place.location
+    return got
+
+
+def test_a_markdown_table_row_keeps_its_headers_and_its_line(tmp_path):
+    got = row_of(tmp_path / "budget.md", BUDGET, "| Parks | 1,204 | 1,310 |",
+                 "Budget by service, Parks: 2024/25 (£000) 1,204; 2025/26 (£000) 1,310",
+                 where=("Council budget > Spending", "2025/26 (£000)"))
     for markup in ("| Service | 2024/25 (£000) | 2025/26 (£000) |", "|---|---|---|", "Budget by service"):
         assert got[markup][1] is False, markup
 
@@ -125,23 +135,16 @@ def test_a_list_item_keeps_its_heading_path_and_needs_no_full_stop(tmp_path):
 
 
 def test_a_space_aligned_table_row_keeps_its_headers(tmp_path):
-    (tmp_path / "route.txt").write_text(TIMETABLE)
-    passage = whole(tmp_path / "route.txt")
-    got = units(passage)
-    row = "St Mary's Hospital   08:06   08:37   09:06"
-    assert got[row] == ("St Mary's Hospital: 07:45 08:06; 08:15 08:37; 08:45 09:06", True)
-    assert place_of(passage, row).line_start == disk_line(tmp_path / "route.txt", row)
+    got = row_of(tmp_path / "route.txt", TIMETABLE, "St Mary's Hospital   08:06   08:37   09:06",
+                 "St Mary's Hospital: 07:45 08:06; 08:15 08:37; 08:45 09:06")
     assert got["Stop                 07:45   08:15   08:45"][1] is False
     assert got["-" * 42][1] is False
     assert got["* The 08:15 waits at Grange Road for the train."][1] is True  # a footnote is prose, not a row
 
 
 def test_an_html_table_row_and_list_item(tmp_path):
-    (tmp_path / "vet.html").write_text(PAGE)
-    passage = whole(tmp_path / "vet.html")
-    got = units(passage)
-    assert got["Consultation | £48 | £52"] == ("Standard fees, Consultation: Cats £48; Dogs £52", True)
-    assert place_of(passage, "Consultation | £48 | £52").line_start == disk_line(tmp_path / "vet.html", "£48")
+    got = row_of(tmp_path / "vet.html", PAGE, "Consultation | £48 | £52",
+                 "Standard fees, Consultation: Cats £48; Dogs £52", on_disk="£48")
     assert got["Standard fees"][1] is False and got["Service | Cats | Dogs"][1] is False
     assert got["Saturday: 9:00 to 13:00"] == ("Clinic > Opening hours: Saturday: 9:00 to 13:00", True)
 

@@ -18,6 +18,7 @@ from ingest import ingest_paths
 from ingest.chunking import document_hash
 from ingest.loaders import load_document
 from ingest.records import ChunkMeta
+from ingest.uploads import add_uploads
 from tests.helpers import SAMPLE, make_pdf, run_cli
 
 # Three documents that answer the same question differently: which one is cited shows what retrieval could see.
@@ -155,11 +156,8 @@ def test_scoped_questions_cite_only_the_chosen_documents(keepers):
         answer = bot.ask(QUESTION, sources=[str(paths[name].resolve()) for name in chosen])
         assert answer.citations and cited(answer) <= set(chosen), (chosen, cited(answer))
         assert named(answer) <= {NAMES[name] for name in chosen} and named(answer), answer.text
-    one = bot.ask(QUESTION, source=str(paths["mill-ledger.txt"].resolve()))  # the one-document form still works
+    one = bot.ask(QUESTION, sources=str(paths["mill-ledger.txt"].resolve()))  # one path as it is, not a list
     assert cited(one) == {"mill-ledger.txt"} and named(one) == {"Hamish Oakes"}
-    with_both = bot.ask(QUESTION, source=str(paths["mill-ledger.txt"].resolve()),
-                        sources=[str(paths["canal-notes.md"].resolve())])
-    assert cited(with_both) <= {"mill-ledger.txt", "canal-notes.md"}
 
 
 # -- export -------------------------------------------------------------------------------------------------------
@@ -219,6 +217,18 @@ def test_cli_lists_removes_and_scopes(keepers, monkeypatch):
     assert [d.name for d in bot.documents()] == ["canal-notes.md", "mill-ledger.txt"]
     empty = runner.invoke(app, ["docs", "--data-dir", str(bot.settings.data_dir), "--collection", "nothing-here"])
     assert empty.exit_code == 0 and "has no documents" in empty.output
+
+
+def test_cli_removal_deletes_the_uploaded_copy_as_the_page_does(settings, tmp_path):
+    paths = write_keepers(tmp_path / "docs")
+    assert len(add_uploads(settings, [paths["canal-notes.md"]]).added) == 1
+    ingest_paths([paths["mill-ledger.txt"]], settings)  # ingested from where it is: no copy of it is made
+    copy = settings.upload_dir.resolve() / "canal-notes.md"
+    flags = ["--data-dir", str(settings.data_dir), "--collection", settings.collection]
+    removed = CliRunner().invoke(app, ["docs", "remove", str(copy), str(paths["mill-ledger.txt"]), *flags])
+    assert removed.exit_code == 0, removed.output
+    assert not copy.exists() and not list(settings.upload_dir.iterdir())
+    assert paths["canal-notes.md"].exists() and paths["mill-ledger.txt"].exists()  # people's own files stay
 
 
 # -- the page's functions -----------------------------------------------------------------------------------------

@@ -25,10 +25,6 @@ if (!window.__requests) {
 """
 
 
-def have_browser() -> bool:
-    return CHROMIUM.exists() and CHROMEDRIVER.exists()
-
-
 def chrome(user_data_dir: str | None = None):
     """A headless Debian Chromium with a fresh profile (the caller quits it)."""
     from selenium import webdriver
