@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     refuse_threshold: float | None = Field(default=None, ge=0, le=1, description="Refuse when the judge's probability that the best sentence answers stays below this.")
     support_threshold: float | None = Field(default=None, ge=0, le=1, description="A cited sentence whose support probability is below this is flagged unsupported.")
     drop_unsupported: bool = False
-    reader: bool = Field(default=False, description="Let the learned reader (assistant/models/reader.onnx, from `python -m evals.train_reader`) score answers and claims.")
+    reader: bool = Field(default=True, description="Let the learned reader (assistant/models/reader.onnx) check claims against their evidence, and answers where judge.json weighs it.")
     max_answer_sentences: int = Field(default=2, ge=1)
 
     # Uploads and limits
