@@ -374,6 +374,18 @@ def show(name: str, model: Logistic) -> None:
         print(f"  {feature:<18} {weight:+.3f}")
 
 
+def refit(settings: Settings, dataset: str, max_refused: float, max_rejected: float, only: str | None = None) -> Models:
+    """The three models fitted on dev; with `only` ("judge": answer and refusal, or "support") the others are kept
+    from judge.json as they are."""
+    kept = load_models()
+    answer, refuse = kept.answer, kept.refuse
+    if only in (None, "judge"):
+        reads = settings.model_copy(update={"reader": settings.reader and READER_READS_ANSWERS})
+        answer, refuse = calibrate_judge(answer_rows(reads, dataset), max_refused)
+    support = support_model(settings, max_rejected) if only in (None, "support") else kept.support
+    return Models(answer, refuse, support)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(DEV_SQUAD), help="The SQuAD-format dev file (squad2-dev-subset).")
@@ -384,18 +396,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-rejected", type=float, default=0.10,
                         help="Share of true dev claims the support threshold may reject, each claim set weighing the "
                              "same (target: >= 0.90 accepted).")
+    parser.add_argument("--only", choices=["judge", "support"], default=None,
+                        help="Refit only the answer judge (answer and refusal) or only the claim verifier.")
     parser.add_argument("--dry-run", action="store_true", help="Print the fitted models without writing them.")
     args = parser.parse_args(argv)
     refuse_non_dev(args.dataset, args.split)
-    settings = Settings()
-    rows = answer_rows(settings.model_copy(update={"reader": settings.reader and READER_READS_ANSWERS}), args.dataset)
-    answer, refuse = calibrate_judge(rows, args.max_refused)
-    support = support_model(settings, args.max_rejected)
-    show("answer judge (does this sentence answer the question?)", answer)
-    show("refusal (does the best sentence answer at all?)", refuse)
-    show("verifier (does this passage support the claim?)", support)
+    models = refit(Settings(), args.dataset, args.max_refused, args.max_rejected, args.only)
+    show("answer judge (does this sentence answer the question?)", models.answer)
+    show("refusal (does the best sentence answer at all?)", models.refuse)
+    show("verifier (does this passage support the claim?)", models.support)
     if not args.dry_run:
-        Models(answer, refuse, support).save(MODEL_FILE)
+        models.save(MODEL_FILE)
         print(f"wrote {MODEL_FILE}")
 
 

@@ -149,7 +149,9 @@ PARAPHRASES = [
     ("Which envoy travelled to the Russian capital?", "Witkoff", "his envoy, Steve Witkoff"),
     ("Which atomic station is held by Russian troops?", "Zaporizhzhia", "under Russian control since the early days"),
     ("What does Moscow want to prevent Kyiv from joining?", "NATO", "Ukraine will not be allowed to join NATO"),
-    ("Which peninsula did Russia take over?", "Crimea", "since Russia’s annexation in 2014"),
+    # Two lines state the annexation and score within 0.011 of each other: int8 kernels on AVX2 and on AVX-512
+    # machines order them differently, so either is the right line.
+    ("Which peninsula did Russia take over?", "Crimea", ("since Russia’s annexation in 2014", "before its annexation")),
     ("How many soldiers are dying?", "thousands", "thousands of young soldiers"),
 ]
 
@@ -158,13 +160,14 @@ PARAPHRASES = [
                          ids=[p.values[0] if hasattr(p, "values") else p[0] for p in PARAPHRASES])
 def test_paraphrased_questions_are_still_answered(sample_bot, question, expected, line_fragment):
     terms = Terms()
-    line = line_of(line_fragment)
-    shared = set(terms(question)) & set(terms(SAMPLE.read_text(encoding="utf-8").splitlines()[line - 1]))
-    assert len(shared) <= 2, f"test data: not a paraphrase, shares {shared}"
+    lines = [line_of(f) for f in ((line_fragment,) if isinstance(line_fragment, str) else line_fragment)]
+    for line in lines:
+        shared = set(terms(question)) & set(terms(SAMPLE.read_text(encoding="utf-8").splitlines()[line - 1]))
+        assert len(shared) <= 2, f"test data: not a paraphrase, shares {shared}"
     answer = sample_bot.ask(question)
     check_answer(answer)
     assert not answer.refused and expected in answer.text
-    assert cites_line(answer, line, expected), answer.citations
+    assert any(cites_line(answer, line, expected) for line in lines), answer.citations
 
 
 UNANSWERABLE = [
