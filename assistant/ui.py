@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Sequence
 import gradio as gr
 from fastapi import APIRouter
 
+from assistant.admission import admission  # issue 25: admission control
 from assistant.errors import AssistantError, UnknownDocument, one_line
 from assistant.history import parse_history
 from assistant.settings import MB, Settings, display_host, load_settings
@@ -29,8 +30,7 @@ from ingest.uploads import UploadReport, add_uploads, delete_upload
 
 EXAMPLES = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?", "What is the population of Kyiv?"]
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
-CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
-QUEUE_SIZE = 64
+QUEUE_SIZE = 64  # Gradio's own line, a backstop: answers wait in assistant/admission.py's line, which says "busy"
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 CSS = """
@@ -224,7 +224,7 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     try:
         assistant = Assistant(page_settings(base, mode, llm, k, collection))
         written, answer = "", None
-        for item in assistant.stream(question, session["history"], sources=sources):
+        for item in admission(base).admitted(assistant.stream(question, session["history"], sources=sources)):
             if isinstance(item, Answer):
                 answer = item
             elif isinstance(item, str):
@@ -423,7 +423,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         from assistant.api import Assistant
 
         try:
-            answer = Assistant(settings).ask(question, parse_history(history), source or None)
+            with admission(settings).slot():  # issue 25: Busy past the line, shown as gr.Error
+                answer = Assistant(settings).ask(question, parse_history(history), source or None)
         except Exception as exc:
             raise gr.Error(one_line(exc), print_exception=False) from None
         return answer.to_dict()
@@ -499,7 +500,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                        outputs=[doc_table, doc_page, shown, doc_pick, doc_prev, doc_next], **private)
         exporting = dict(fn=export, inputs=[session], outputs=[export_md, export_json], **private)
         turn = dict(fn=chat, inputs=[question, session, mode, llm, k, collection, scope],
-                    outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal")
+                    outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal",
+                    concurrency_limit=None)  # issue 25: admission(settings) bounds answers, and says "busy"
         submitted, clicked = question.submit(**turn), ask_button.click(**turn)
         for answered in (submitted, clicked):
             answered.then(**exporting)
@@ -524,7 +526,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         confirm_yes.click(remove, [picked, scope, collection], [confirm_row, doc_status, picked, scope],
                           api_visibility="private", concurrency_limit=1, concurrency_id="ingest").then(
             show_scope, scope, [scope_row, scope_label], **private).then(**listing)
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=None)  # issue 25: bounded by admission(settings)
     return app
 
 
@@ -544,9 +546,11 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
         ensure_sample(settings, on_message)
     Assistant(settings).warm_up()
     app = build_app(settings)
-    app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    app.queue(default_concurrency_limit=settings.max_concurrent_answers, max_size=QUEUE_SIZE)
+    # issue 25: a thread per admitted or waiting answer, and spare ones so a refusal is not kept waiting for one
+    threads = max(40, 2 * (settings.max_concurrent_answers + settings.max_queued_answers))
     app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=quiet,
-               css=CSS, theme=theme(), ssr_mode=False, show_error=False,
+               css=CSS, theme=theme(), ssr_mode=False, show_error=False, max_threads=threads,
                max_file_size=int(settings.max_file_mb * MB))
     for router in routers:
         app.app.include_router(router)
