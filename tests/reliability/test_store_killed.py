@@ -24,7 +24,8 @@ def write_folder(folder, files: int = 40, lines: int = 60):
     folder.mkdir()
     for f in range(files):
         (folder / f"log-{f:02d}.txt").write_text("\n".join(
-            f"Voyage {f}-{i}: the ship {i} of fleet {f} reached port {i * f % 97} with cargo {i + f}." for i in range(lines)))
+            f"Voyage {f}-{i}: the ship {i} of fleet {f} reached port {i * f % 97} with cargo {i + f}."
+            for i in range(lines)))
     return folder
 
 
@@ -63,7 +64,7 @@ def test_store_killed_mid_ingest_resumes_without_duplicates_and_the_page_recover
         chroma_server.process.kill()
         chroma_server.process.wait(60)
         assert ingest.poll() is None or ingest.returncode != 0, "the ingest finished before the kill"
-        out, err = ingest.communicate(timeout=300)
+        out, err = ingest.communicate(timeout=900)  # it notices at its next write: a window may be encoding
         assert ingest.returncode == 2, (out, err)
         line = one_line(err.strip().splitlines()[-1])
         assert line.startswith(f"error: store unreachable at {chroma_server.url}: ") and \
