@@ -11,7 +11,7 @@ from assistant.console import fail, settings_from
 from assistant.errors import AssistantError, UnknownDocument
 from assistant.settings import display_host, is_loopback
 from assistant.types import DocumentInfo
-from evals.bench.run import bench_command
+from evals.bench.run import bench_app
 from evals.cli import eval_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -276,7 +276,7 @@ def mcp(
         fail(_listen_error(host, port, exc), 1)
 
 
-app.command("bench")(bench_command)  # evals.bench.run imports nothing heavy until it runs: start-up stays quick
+app.add_typer(bench_app, name="bench")  # issue 25: a group now (`assistant bench load`); nothing heavy until it runs
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.admission import Busy, admission
 from assistant.errors import (AssistantError, InvalidQuestion, InvalidSetting, LLMError, StoreUnreachable,
                               UnknownDocument, one_line)
 from assistant.history import History, parse_history
@@ -46,6 +47,9 @@ STATUS: list[tuple[type[AssistantError], int, str]] = [
 
 
 def api_error(exc: Exception) -> APIError:
+    if isinstance(exc, Busy):  # OpenAI's clients wait Retry-After and try again
+        return APIError(429, one_line(exc), "rate_limit_error", "server_busy",
+                        headers={"Retry-After": str(exc.retry_after)})
     for kind, status, name in STATUS:
         if isinstance(exc, kind):
             return APIError(status, one_line(exc), name)
@@ -205,6 +209,7 @@ def bearer_check(key: str | None):
 def router(settings: Settings) -> APIRouter:
     """The /v1 routes, answering from `settings`' store (one model per collection)."""
     assistants = Assistants(settings)
+    line = admission(settings)
     api = APIRouter(prefix="/v1", route_class=_OpenAIRoute, dependencies=[Depends(bearer_check(settings.api_key))])
 
     @api.get("/models")
@@ -217,8 +222,8 @@ def router(settings: Settings) -> APIRouter:
     async def chat_completions(body: ChatRequest) -> Response:
         question, history = conversation(body.messages)
         assistant = assistants.of(body.model)
-        # The seam where a busy server would turn a request away (APIError 429/503 with Retry-After).
-        answer = await assistant.aask(question, history)
+        async with line.aslot():  # a full line: Busy, answered 429 with Retry-After
+            answer = await assistant.aask(question, history)
         # Streamed or not, the content is the verified answer: a draft's deltas could not be taken back.
         if body.stream:
             return StreamingResponse(sse(chunks(answer, body.model)), media_type="text/event-stream")

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Reliability
     max_upload_mb: float = Field(default=200.0, gt=0, description="All files of one upload, together.")
     store_timeout: float = Field(default=30.0, gt=0, description="Seconds one request to a Chroma server may take.")
+    # Admission (assistant/admission.py), per process, the page and /v1 together: past both, a request is refused
+    # at once as busy. 4 at once on 2 cores (more only thrashes); 16 in line keeps an admitted answer's wait within
+    # about 5 answers' time (README, Settings).
+    max_concurrent_answers: int = Field(default=4, ge=1, description="Answers computed at once per process.")
+    max_queued_answers: int = Field(default=16, ge=0, description="Answers waiting for a slot; beyond: busy.")
 
     @property
     def chroma_path(self) -> Path:

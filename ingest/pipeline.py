@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from assistant.errors import LoadError, UnsupportedFile
+from assistant.errors import LoadError, StoreUnreachable, UnsupportedFile
 from assistant.settings import MB, Settings
 from ingest.chunking import Chunk, Chunker, document_hash, sentence_spans
 from ingest.embedding import Embedder, get_embedder
@@ -47,10 +47,12 @@ class _Pending:
     new: list[Chunk]
     stale: list[str]
     document: dict  # what every chunk records about its whole document (for `Store.documents`)
+    commits: dict[str, str] = field(default_factory=dict)  # stored chunk id -> the commit it was written under
 
-    def metadata(self, chunk: Chunk, sentence_vectors: str | None = None) -> ChunkMeta:
-        """A kept chunk passes no sentence vectors: the store keeps those it has."""
-        return replace(chunk.metadata(len(self.chunks)), sentence_vectors=sentence_vectors, **self.document)
+    def metadata(self, chunk: Chunk, sentence_vectors: str | None = None, commit: str | None = None) -> ChunkMeta:
+        """A kept chunk passes no sentence vectors (nor commit): the store keeps those it has."""
+        return replace(chunk.metadata(len(self.chunks)), sentence_vectors=sentence_vectors, commit=commit,
+                       **self.document)
 
 
 class Ingestor:
@@ -76,6 +78,9 @@ class Ingestor:
         self._written: Future | None = None
         try:
             self._run(files, report, bar, on_message)
+        except StoreUnreachable as exc:  # what is stored stays whole (each document appears complete or not at all)
+            raise StoreUnreachable(f"{exc}; once it is back, run the same ingest again: it goes on where this one "
+                                   "stopped") from exc
         finally:
             self._writer.shutdown(wait=True)
         bar.close()
@@ -112,7 +117,10 @@ class Ingestor:
         hashed = document_hash(document)
         if document.empty_pages:  # said at every ingest, changed or not
             report.notes.append(f"{document.source}: {_pages(document.empty_pages)}: no text layer")
-        if stored and all(m.doc_hash == hashed and m.n_chunks == len(stored) for m in stored.values()):
+        commits = {i: m.commit for i, m in stored.items() if m.commit}
+        interrupted = bool(commits) and bool(set(commits.values()) & self.store.pending())  # all written, still hidden
+        if stored and not interrupted and all(m.doc_hash == hashed and m.n_chunks == len(stored)
+                                              for m in stored.values()):
             report.unchanged += len(stored)
             return None
         chunks = self.chunker.split(document)
@@ -122,7 +130,7 @@ class Ingestor:
                  "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if document.pages:
             about["pages"] = len(document.pages)
-        return _Pending(chunks, new, [i for i in stored if i not in ids], about)
+        return _Pending(chunks, new, [i for i in stored if i not in ids], about, commits)
 
     def _commit(self, pending: list[_Pending], report: IngestReport) -> None:
         """Embed all new chunks at once (and their sentences, pooled from the same pass), then hand the writes to the
@@ -142,18 +150,27 @@ class Ingestor:
             written.result()
 
     def _write(self, pending: list[_Pending], vectors, report: IngestReport) -> None:
-        """Document by document: new chunks first, stale ones last; then the version changes for readers."""
+        """Document by document: new chunks first, stale ones last; then the version changes for readers.
+
+        A document that takes more than one write is written under a pending commit, with the chunks an interrupted
+        run left hidden, and appears whole when the commit ends (Store.bump_version)."""
         for item in pending:
+            new_ids = {c.id for c in item.new}
+            kept = [c for c in item.chunks if c.id not in new_ids]
+            left = set(item.commits.values()) & self.store.pending() if item.commits else set()
+            hidden = {c.id for c in kept if item.commits.get(c.id) in left}  # left by an interrupted run
+            commit = self.store.begin_commit() if len(item.new) > self.store.max_batch or hidden else None
             if item.new:
                 encoded = [next(vectors) for _ in item.new]
                 self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded], [c.text for c in item.new],
-                                  [item.metadata(c, packed) for c, (_, packed) in zip(item.new, encoded)])
-            new_ids = {c.id for c in item.new}
-            kept = [c for c in item.chunks if c.id not in new_ids]
+                                  [item.metadata(c, packed, commit) for c, (_, packed) in zip(item.new, encoded)])
             if kept:
-                self.store.update_metadata([c.id for c in kept], [item.metadata(c) for c in kept])
+                self.store.update_metadata([c.id for c in kept],
+                                           [item.metadata(c, None, commit if c.id in hidden else None) for c in kept])
             if item.stale:
                 self.store.delete(ids=item.stale)
+            if commit:
+                self.store.bump_version(end={commit, *left})
             report.added += len(item.new)
             report.updated += len(kept)
             report.deleted += len(item.stale)

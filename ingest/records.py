@@ -36,6 +36,8 @@ class ChunkMeta:
     characters: int | None = None
     ingested_at: str | None = None
     pages: int | None = None
+    # The write a document took several of: hidden from readers while the collection lists it as pending.
+    commit: str | None = None
 
     def to_chroma(self) -> dict:
         """Chroma refuses None values: absent fields are left out."""

@@ -5,6 +5,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from functools import lru_cache
 from urllib.parse import urlparse
@@ -17,6 +18,9 @@ from ingest.records import SENTENCE_VECTORS_FORMAT, ChunkMeta, StoredChunk
 _IDENTITY_KEYS = ("embedding_model", "embedding_backend", "embedding_dim")
 # Rows per read: one unpaged get of ~33 000 rows fails in embedded Chroma ("too many SQL variables").
 _PAGE = 5000
+# Collection metadata: the commits (space-separated) of documents being written in several writes; their chunks
+# stay hidden from every reader until the last write is done and the commit leaves this list in one update.
+_PENDING = "pending"
 
 
 @lru_cache(maxsize=8)
@@ -91,6 +95,7 @@ class Store:
         self.where = where  # the URL or directory, for messages
         self._collection = None
         self._max_batch: int | None = None
+        self._hidden: set[str] = set()  # pending commits as last read: the next query leaves them out at once
 
     @property
     def collection(self):
@@ -159,17 +164,42 @@ class Store:
                 return got
             offset += _PAGE
 
+    def _metadata(self) -> dict:
+        """The collection's metadata as stored now (another process may have changed it)."""
+        return dict(self._call(lambda: self.client.get_collection(self.name).metadata) or {})
+
     def version(self) -> str:
         """Changes on every write; readers use it to know their lexical index is stale."""
-        metadata = self._call(lambda: self.client.get_collection(self.name).metadata) or {}
-        return str(metadata.get("version"))
+        return str(self._metadata().get("version"))
 
-    def bump_version(self) -> None:
+    def pending(self) -> set[str]:
+        """The commits of documents whose writes are not all done."""
+        return set(str(self._metadata().get(_PENDING, "")).split())
+
+    def bump_version(self, begin: str | None = None, end: Collection[str] = ()) -> None:
+        """A new version, with commit `begin` added to the pending ones and those in `end` taken out, in one update
+        (readers see a document's chunks all at once when its commit leaves the list)."""
+        metadata = self._metadata()
+        pending = (set(str(metadata.get(_PENDING, "")).split()) | ({begin} if begin else set())) - set(end)
         # Every write of this version stores sentence vectors with its new chunks: an older collection says so from
         # its first write on (its earlier chunks have none, and answering embeds theirs when asked).
-        metadata = {**(self.collection.metadata or {}), "sentence_vectors": SENTENCE_VECTORS_FORMAT,
-                    "version": uuid.uuid4().hex}
+        metadata.update({"sentence_vectors": SENTENCE_VECTORS_FORMAT, "version": uuid.uuid4().hex,
+                         _PENDING: " ".join(sorted(pending))})
         self._call(self.collection.modify, metadata=metadata)
+
+    def begin_commit(self) -> str:
+        """A new pending commit: chunks written under it are hidden until `bump_version(end=[commit])`."""
+        commit = uuid.uuid4().hex
+        self.bump_version(begin=commit)
+        return commit
+
+    def _visible(self, chunks: list[StoredChunk]) -> list[StoredChunk]:
+        """Chunks without the ones of pending commits. Read after the chunks: a commit is listed before its first
+        write and leaves the list after its last, so a chunk of one not listed now belongs to a complete document."""
+        if not any(c.meta.commit for c in chunks):
+            return chunks
+        self._hidden = self.pending()
+        return [c for c in chunks if c.meta.commit not in self._hidden]
 
     def collections(self) -> list[str]:
         """The names of the collections in this store embedded as this one is (so answerable here), sorted."""
@@ -193,7 +223,7 @@ class Store:
     def documents(self) -> list[DocumentInfo]:
         """One record per document, sorted by source, from the metadata of each document's first chunk only."""
         found: dict[str, ChunkMeta] = {}
-        for chunk in self._get_all(["metadatas"], where={"index": 0}):
+        for chunk in self._visible(self._get_all(["metadatas"], where={"index": 0})):
             # While a changed document is being written, its old and new first chunks both exist: the newer wins.
             meta, kept = chunk.meta, found.get(chunk.meta.source)
             if kept is None or (meta.ingested_at or "") > (kept.ingested_at or ""):
@@ -219,7 +249,7 @@ class Store:
         A document is complete when all `n_chunks` of one version (`doc_hash`) are stored: while ingest writes a
         document (in several batches if it is large, or as a new version beside the old one) readers of this
         see the old version whole or the new one whole, never half of either."""
-        got = self._get_all(["documents", "metadatas"])
+        got = self._visible(self._get_all(["documents", "metadatas"]))
         versions = Counter((c.meta.source, c.meta.doc_hash) for c in got)
         return [c for c in got if c.meta.n_chunks is None or versions[(c.meta.source, c.meta.doc_hash)] == c.meta.n_chunks]
 
@@ -227,7 +257,7 @@ class Store:
         """These chunks (those still stored)."""
         if not ids:
             return []
-        return _records(self._call(self.collection.get, ids=ids, include=["documents", "metadatas"]))
+        return self._visible(_records(self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])))
 
     def upsert(self, ids: list[str], embeddings, documents: list[str], metadatas: list[ChunkMeta]) -> None:
         """One write when it fits in a batch, which Chroma applies at once; larger documents take several."""
@@ -250,10 +280,18 @@ class Store:
             self._call(self.collection.delete, ids=ids[at:at + self.max_batch], where=where)
 
     def query(self, vector, k: int, where: dict | None = None) -> list[StoredChunk]:
-        """The k nearest chunks, nearest first."""
-        got = self._call(self.collection.query, query_embeddings=[vector], n_results=k, where=where,
-                         include=["documents", "metadatas", "distances"])
-        return _records({key: (value[0] if value else value) for key, value in got.items()})
+        """The k nearest chunks of complete documents, nearest first."""
+        for _ in range(2):  # again, without them, when chunks of a pending commit took places
+            hidden = sorted(self._hidden)
+            visible = where if not hidden else {"$and": [where, {"commit": {"$nin": hidden}}]} if where else \
+                {"commit": {"$nin": hidden}}
+            got = self._call(self.collection.query, query_embeddings=[vector], n_results=k, where=visible,
+                             include=["documents", "metadatas", "distances"])
+            chunks = _records({key: (value[0] if value else value) for key, value in got.items()})
+            shown = self._visible(chunks)
+            if len(shown) == len(chunks):
+                break
+        return shown
 
 
 def _records(got) -> list[StoredChunk]:

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import gradio as gr
 from fastapi import APIRouter
 
+from assistant.admission import admission
 from assistant.errors import one_line
 from assistant.history import parse_history
 from assistant.settings import MB, Settings, display_host
@@ -19,8 +20,7 @@ from ingest.loaders import SUFFIXES
 
 EXAMPLES = ["Who did Trump send to Moscow?", "What is the Zaporizhzhia plant?", "What is the population of Kyiv?"]
 UPLOAD_TYPES = sorted(SUFFIXES)
-CONCURRENCY = 4  # answers at once per replica; the rest wait in Gradio's queue (2 CPU cores: more only thrashes)
-QUEUE_SIZE = 64
+QUEUE_SIZE = 64  # Gradio's own line, a backstop: answers wait in assistant/admission.py's line, which says "busy"
 
 CSS = """
 #sources { max-height: 640px; overflow-y: auto; }
@@ -109,7 +109,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         from assistant.api import Assistant
 
         try:
-            answer = Assistant(settings).ask(question, parse_history(history), sources or None)
+            with admission(settings).slot():  # busy past the line, shown as gr.Error
+                answer = Assistant(settings).ask(question, parse_history(history), sources or None)
         except Exception as exc:
             raise gr.Error(one_line(exc), print_exception=False) from None
         return answer.to_dict()
@@ -185,7 +186,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                        outputs=[doc_table, doc_page, shown, doc_pick, doc_prev, doc_next], **private)
         exporting = dict(fn=export, inputs=[session], outputs=[export_md, export_json], **private)
         turn = dict(fn=chat, inputs=[question, session, mode, llm, k, collection, scope],
-                    outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal")
+                    outputs=[question, chatbot, sources, session], api_visibility="private", show_progress="minimal",
+                    concurrency_limit=None)  # admission(settings) bounds answers, and says "busy"
         submitted, clicked = question.submit(**turn), ask_button.click(**turn)
         for answered in (submitted, clicked):
             answered.then(**exporting)
@@ -210,7 +212,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         confirm_yes.click(remove, [picked, scope, collection], [confirm_row, doc_status, picked, scope],
                           api_visibility="private", concurrency_limit=1, concurrency_id="ingest").then(
             show_scope, scope, [scope_row, scope_label], **private).then(**listing)
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=None)  # bounded by admission(settings)
     return app
 
 
@@ -229,9 +231,11 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
         ensure_sample(settings, on_message)
     Assistant(settings).warm_up()
     app = build_app(settings)
-    app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    app.queue(default_concurrency_limit=settings.max_concurrent_answers, max_size=QUEUE_SIZE)
+    # A thread per admitted or waiting answer, and spare ones so that a refusal is not kept waiting for one.
+    threads = max(40, 2 * (settings.max_concurrent_answers + settings.max_queued_answers))
     app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=quiet,
-               css=CSS, theme=theme(), ssr_mode=False, show_error=False,
+               css=CSS, theme=theme(), ssr_mode=False, show_error=False, max_threads=threads,
                max_file_size=int(settings.max_file_mb * MB))
     for router in routers:
         app.app.include_router(router)

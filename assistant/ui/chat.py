@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from assistant.admission import admission
 from assistant.errors import AssistantError, one_line
 from assistant.settings import Settings
 from assistant.types import UNPRINTABLE, Answer, Conversation
@@ -34,7 +35,7 @@ def respond(base: Settings, question: str, session: dict | None, mode: str | Non
     try:
         assistant = Assistant(page_settings(base, mode, llm, k, collection))
         written, answer = "", None
-        for item in assistant.stream(question, session["history"], sources=sources):
+        for item in admission(base).admitted(assistant.stream(question, session["history"], sources=sources)):
             if isinstance(item, Answer):
                 answer = item
             elif isinstance(item, str):

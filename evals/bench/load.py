@@ -38,14 +38,24 @@ QUESTIONS = [
 DEFAULT_RSS_GROWTH_MB = 150.0  # after the warm-up round; the caches (query vectors, sentence vectors) are bounded
 
 
+class Refused(Exception):
+    """A request turned away as busy; the client waits `retry_after` seconds before its next one, as told."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"busy, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
 def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_requests: int,
          questions: list[str] = QUESTIONS, check: Callable[[object], str | None] | None = None) -> dict:
     """`clients` threads call `ask(client, question)` in turn until `seconds` pass or `max_requests` are sent.
 
-    `check(result)` returns an error message for a wrong result (None when fine); exceptions count as errors."""
+    `check(result)` returns an error message for a wrong result (None when fine); `Refused` counts as refused (not an
+    error, not a latency), any other exception as an error."""
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
+    refused = [0]
     sent = [0]
     deadline = time.monotonic() + seconds
 
@@ -61,6 +71,11 @@ def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_re
             started = time.perf_counter()
             try:
                 problem = check(ask(number, question)) if check else None
+            except Refused as busy:
+                with lock:
+                    refused[0] += 1
+                time.sleep(min(busy.retry_after, max(0.0, deadline - time.monotonic())))  # as a polite client does
+                continue
             except Exception as exc:  # counted and reported, not raised: the run goes on
                 problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
             elapsed = time.perf_counter() - started
@@ -78,6 +93,7 @@ def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_re
     ms = lambda q: None if not latencies else round(1000 * percentile(latencies, q), 1)
     return {
         "clients": clients, "seconds": round(wall, 2), "requests": sent[0], "answers": len(latencies),
+        "refused": refused[0],
         "errors": len(errors) + hung, "error_samples": sorted(set(errors))[:5] + (["hung clients"] if hung else []),
         "answers_per_s": round(len(latencies) / wall, 2) if wall else 0.0,
         "p50_ms": ms(50), "p95_ms": ms(95), "max_ms": round(1000 * max(latencies), 1) if latencies else None,
@@ -192,6 +208,138 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
                 f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
     results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)
     return results
+
+
+# -- overload: past the admission line, on the page and /v1 of one `assistant chat` -----------------------------
+OVERLOAD_LEVELS = (16, 64)  # 16 fit in the line (4 answering, 16 waiting); 64 overflow it
+MAX_P95_RATIO = 2.0  # admitted p95 at the top level / at the bottom level
+MAX_OVERLOAD_RSS_GROWTH_MB = 50.0
+
+
+def page_asker(url: str, clients: int) -> Callable[[int, str], object]:
+    """`clients` persistent plain-HTTP callers of the page's /ask, as any client calls it (POST, then its event
+    stream): 64 gradio_client callers in one process cannot send fast enough to fill the line (docs/performance.md)."""
+    import httpx
+
+    from assistant.admission import BUSY, RETRY_AFTER_S
+
+    sessions = [httpx.Client(base_url=url.rstrip("/"), timeout=600) for _ in range(clients)]
+
+    def ask(number: int, question: str) -> object:
+        session = sessions[number]
+        event = session.post("/gradio_api/call/ask", json={"data": [question, None, None]}).json()["event_id"]
+        kind = None
+        with session.stream("GET", f"/gradio_api/call/ask/{event}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:].strip()
+                elif line.startswith("data: ") and kind in ("complete", "error"):
+                    data = json.loads(line[6:])
+                    if kind == "complete":
+                        return data[0]
+                    if BUSY in str(data):
+                        raise Refused(RETRY_AFTER_S)
+                    raise RuntimeError(f"/ask: {str(data)[:200]}")
+        raise RuntimeError("/ask: the event stream ended without a result")
+
+    return ask
+
+
+def api_asker(url: str, clients: int, model: str, stream: bool = False) -> Callable[[int, str], object]:
+    """`clients` persistent HTTP callers of /v1/chat/completions (streamed or not); 429 becomes Refused."""
+    import httpx
+
+    sessions = [httpx.Client(base_url=url.rstrip("/"), timeout=600) for _ in range(clients)]
+
+    def ask(number: int, question: str) -> object:
+        body = {"model": model, "messages": [{"role": "user", "content": question}], "stream": stream}
+        response = sessions[number].post("/v1/chat/completions", json=body)
+        if response.status_code == 429:
+            raise Refused(float(response.headers.get("retry-after", 5)))
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+        if stream:
+            events = [json.loads(line[6:]) for line in response.text.splitlines()
+                      if line.startswith("data: {")]
+            return {"text": "".join(e["choices"][0]["delta"].get("content") or "" for e in events)}
+        return {"text": response.json()["choices"][0]["message"]["content"]}
+
+    return ask
+
+
+def run_overload_bench(settings=None, levels: tuple[int, ...] = OVERLOAD_LEVELS, seconds: float = 60.0,
+                       soak_seconds: float = 0.0, log: Callable[[str], None] = say) -> dict:
+    """Each level of clients for `seconds` on the page's /ask, then on /v1, of one `assistant chat`: admitted
+    answers/s and p50/p95, refused as busy, other errors, the server's RSS; then an optional mixed soak."""
+    import os
+
+    from assistant.settings import Settings
+    from evals.bench.proc import chat_server
+
+    results: dict = {"config": {"levels": list(levels), "seconds": seconds, "soak_seconds": soak_seconds},
+                     "load_before": list(os.getloadavg())}
+    with tempfile.TemporaryDirectory(prefix="bench-overload-") as tmp:
+        settings = settings or Settings(data_dir=Path(tmp) / "data", collection="load-docs")
+        with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, url, _):
+            model = f"grounded-assistant/{settings.collection}"
+            faces = {"page": lambda n: page_asker(url, n), "api": lambda n: api_asker(url, n, model)}
+            with RssSampler(process.pid, 0.5) as watch:
+                for face in faces.values():
+                    ask = face(1)
+                    for question in QUESTIONS:
+                        ask(0, question)
+                before = watch.now()
+                for clients in levels:
+                    for name, face in faces.items():
+                        log(f"overload: {clients} clients on the {name} for {seconds:g} s")
+                        r = load(face(clients), clients, seconds, 10**7, QUESTIONS, _answer_problem)
+                        r["rss_end_mb"] = round(watch.now() / MB, 1)
+                        results.setdefault(name, {})[str(clients)] = r
+                        log(f"  {r['answers']} admitted ({r['answers_per_s']}/s), p50 {r['p50_ms']} ms, p95 "
+                            f"{r['p95_ms']} ms, {r['refused']} busy, {r['errors']} errors {r['error_samples'][:2]}")
+                after = watch.now()
+                if soak_seconds:
+                    results["soak"] = soak(url, model, soak_seconds, watch, log)
+            results["rss_before_mb"], results["rss_after_mb"] = round(before / MB, 1), round(after / MB, 1)
+            results["rss_growth_mb"] = round((after - before) / MB, 1)
+    low, high = str(min(levels)), str(max(levels))
+    results["p95_ratio"] = {name: round(results[name][high]["p95_ms"] / results[name][low]["p95_ms"], 2)
+                            for name in ("page", "api")
+                            if results[name][low]["p95_ms"] and results[name][high]["p95_ms"]}
+    results["load_after"] = list(os.getloadavg())
+    errors = sum(r["errors"] for name in ("page", "api") for r in results[name].values())
+    results["ok"] = (errors == 0 and results["rss_growth_mb"] < MAX_OVERLOAD_RSS_GROWTH_MB
+                     and all(v <= MAX_P95_RATIO for v in results["p95_ratio"].values())
+                     and results.get("soak", {}).get("ok", True))
+    log(f"overload: p95 {high}/{low} clients {results['p95_ratio']} (target <= {MAX_P95_RATIO:g}), other errors "
+        f"{errors}, RSS {results['rss_before_mb']} -> {results['rss_after_mb']} MB "
+        f"(target growth < {MAX_OVERLOAD_RSS_GROWTH_MB:g}){'' if results['ok'] else '  FAILED'}")
+    return results
+
+
+def soak(url: str, model: str, seconds: float, watch: RssSampler, log: Callable[[str], None]) -> dict:
+    """Mixed use for `seconds`: 8 clients ask on the page while 4 stream over /v1; the same figures, and the RSS
+    growth over the soak. (Uploads and removals are not in it yet: the page's events for them are not an API.)"""
+    log(f"soak: ask and stream for {seconds:g} s")
+    before = watch.now()
+    asks, streams = page_asker(url, 8), api_asker(url, 4, model, stream=True)
+    mixed: dict = {}
+    runs = [threading.Thread(target=lambda: mixed.update(ask=load(asks, 8, seconds, 10**7, QUESTIONS,
+                                                                  _answer_problem))),
+            threading.Thread(target=lambda: mixed.update(stream=load(streams, 4, seconds, 10**7, QUESTIONS,
+                                                                     _answer_problem)))]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(seconds + 900)
+    after = watch.now()
+    mixed.update(rss_before_mb=round(before / MB, 1), rss_after_mb=round(after / MB, 1),
+                 rss_growth_mb=round((after - before) / MB, 1))
+    errors = mixed["ask"]["errors"] + mixed["stream"]["errors"]
+    mixed["ok"] = errors == 0 and mixed["rss_growth_mb"] < MAX_OVERLOAD_RSS_GROWTH_MB
+    log(f"  soak: {mixed['ask']['answers']} asked, {mixed['stream']['answers']} streamed, {errors} errors, RSS "
+        f"{mixed['rss_before_mb']} -> {mixed['rss_after_mb']} MB{'' if mixed['ok'] else '  FAILED'}")
+    return mixed
 
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

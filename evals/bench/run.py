@@ -295,6 +295,7 @@ def parse_scales(text: str) -> list[int]:
 
 
 def bench_command(
+    ctx: typer.Context,
     corpus: Annotated[Optional[Path], typer.Option(help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
     scale: Annotated[Optional[str], typer.Option(help="Collection sizes for query latency, comma-separated "
                                                  "(default 1000,10000,100000; --quick: 150,400).")] = None,
@@ -311,7 +312,10 @@ def bench_command(
     all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
     squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
 ):
-    """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table."""
+    """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table
+    (`assistant bench load`: the overload run instead)."""
+    if ctx.invoked_subcommand is not None:
+        return
     scales = parse_scales(scale) if scale else None
     if memory_mb is None:
         memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
@@ -323,3 +327,36 @@ def bench_command(
     typer.echo(table(results))
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
+
+
+def load_command(
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per level and face.")] = 60.0,
+    levels: Annotated[str, typer.Option(help="Client counts, comma-separated, lowest first.")] = "16,64",
+    soak_minutes: Annotated[float, typer.Option(min=0, help="Then a mixed soak (page asks, /v1 streams) this long; "
+                                                            "the full one is 30.")] = 0.0,
+    out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
+):
+    """Overload one `assistant chat` (page /ask and /v1) past its admission line: admitted answers/s, p50/p95,
+    refused as busy, other errors, RSS; exit code 1 when a target is missed."""
+    import json
+
+    from evals.bench.load import run_overload_bench
+
+    try:
+        counts = tuple(int(part) for part in levels.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected client counts like 16,64, got {levels!r}") from None
+    if len(counts) < 2 or min(counts) < 1:
+        raise typer.BadParameter("expected two or more positive client counts")
+    results = run_overload_bench(levels=counts, seconds=seconds, soak_seconds=60 * soak_minutes)
+    text = json.dumps(results, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    typer.echo(text)
+    raise typer.Exit(0 if results["ok"] else 1)
+
+
+bench_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+bench_app.callback(invoke_without_command=True)(bench_command)
+bench_app.command("load")(load_command)

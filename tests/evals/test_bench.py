@@ -148,3 +148,20 @@ def test_quick_bench_writes_ratios_and_plot(tmp_path):
     assert saved["parity"]["peace-talks"]["questions"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "1. Ingest throughput" in report.table(results)
+
+
+def test_the_load_run_counts_busy_refusals_apart_from_errors_and_latencies():
+    from evals.bench.load import Refused, load
+
+    calls = []
+
+    def ask(client: int, question: str) -> dict:
+        calls.append(question)
+        if len(calls) % 2:
+            raise Refused(0)
+        if len(calls) == 10:
+            raise RuntimeError("broken")
+        return {"text": "an answer"}
+
+    result = load(ask, 1, 600, 10, check=lambda answer: None)
+    assert (result["requests"], result["refused"], result["answers"], result["errors"]) == (10, 5, 4, 1), result

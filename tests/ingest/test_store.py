@@ -126,3 +126,90 @@ def test_a_collection_over_sqlites_variable_limit_is_read_in_pages(tmp_path):
     index = LexicalIndex(store, Terms())
     hits = index.search("volume v33x", 5)
     assert hits and all(index.sources[i] == "/docs/33.txt" for i in hits)
+
+
+# -- a document over the batch limit appears whole ---------------------------------------------------------------
+LEDGER_Q = "ship passed the light"
+
+
+def _ledger_reader(settings, embedder):
+    """What an answer reads: the hybrid retriever (dense and BM25) and the documents list, on its own Store."""
+    from assistant.retrieval import HybridRetriever, LexicalIndex, Terms
+
+    store = open_store(settings, embedder.identity)
+    retriever = HybridRetriever(store=store, embedder=embedder, lexical=LexicalIndex(store, Terms()), k=50)
+
+    def seen(source: str) -> tuple[int, int, bool]:
+        """(passages from `source` among the retrieved, BM25 hits in it, whether the documents list shows it)."""
+        passages = [p for p in retriever.passages(LEDGER_Q, 50) if p.source == source]
+        lexical = [i for i in retriever.lexical.search(LEDGER_Q, 50) if retriever.lexical.sources[i] == source]
+        return len(passages), len(lexical), any(d.source == source for d in store.documents())
+
+    return seen
+
+
+def _ledger(tmp_path, settings, batch: int = 4):
+    small = settings.with_overrides(chunk_tokens=16, chunk_overlap_tokens=0)
+    embedder = make_fake(small)
+    ingestor = Ingestor(small, embedder=embedder)
+    ingestor.store._max_batch = batch  # Chroma's real limit (5461 embedded) is too big for a quick test
+    harbour = tmp_path / "harbour.txt"
+    harbour.write_text("The harbour light shone all night.")
+    ingestor.run([harbour])
+    doc = tmp_path / "ledger.txt"
+    doc.write_text("\n".join(f"Entry {i}: ship {i} passed the light." for i in range(40)))
+    return small, embedder, ingestor, str(doc.resolve()), doc
+
+
+def _on_upsert(monkeypatch, store, hook) -> None:
+    """Call hook() after each batch `store` writes (between the writes of one document)."""
+    from ingest.store import Store
+
+    original = Store._call
+
+    def watched(self, fn, *args, **kwargs):
+        result = original(self, fn, *args, **kwargs)
+        if self is store and getattr(fn, "__name__", "") == "upsert":
+            hook()
+        return result
+
+    monkeypatch.setattr(Store, "_call", watched)
+
+
+def test_a_document_over_the_batch_limit_is_never_seen_in_part(tmp_path, settings, monkeypatch):
+    small, embedder, ingestor, source, doc = _ledger(tmp_path, settings)
+    seen = _ledger_reader(small, embedder)
+    between: list[tuple[int, int, bool]] = []
+    _on_upsert(monkeypatch, ingestor.store, lambda: between.append(seen(source)))
+    report = ingestor.run([doc])
+    assert report.added > 3 * 4 and len(between) == -(-report.added // 4), (report.added, len(between))
+    assert set(between) == {(0, 0, False)}, f"seen in part between writes: {between}"
+    passages, lexical, listed = seen(source)
+    assert passages > 0 and lexical > 0 and listed  # and whole once written
+    assert ingestor.store.pending() == set() and ingestor.run([doc]).unchanged == report.added
+
+
+def test_an_interrupted_large_document_stays_hidden_and_the_next_run_completes_it(tmp_path, settings, monkeypatch):
+    from assistant.errors import StoreUnreachable
+
+    small, embedder, ingestor, source, doc = _ledger(tmp_path, settings)
+    seen = _ledger_reader(small, embedder)
+    writes = []
+
+    def fail_on_the_third() -> None:
+        writes.append(1)
+        if len(writes) == 3:
+            raise StoreUnreachable("store unreachable at test: gone")
+
+    _on_upsert(monkeypatch, ingestor.store, fail_on_the_third)
+    with pytest.raises(StoreUnreachable):
+        ingestor.run([doc])
+    monkeypatch.undo()
+    written = len(ingestor.store.chunks_of(source))
+    assert written == 12 and seen(source) == (0, 0, False)  # three writes of 4 stored, none of them shown
+    report = ingestor.run([doc])
+    stored = ingestor.store.chunks_of(source)
+    total = next(iter(stored.values())).n_chunks
+    assert report.added == total - written and len(stored) == total  # no duplicate, none missing
+    assert sorted(m.index for m in stored.values()) == list(range(total))
+    assert ingestor.store.pending() == set() and seen(source)[0] > 0 and seen(source)[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +18,8 @@ class FakeOpenAI(ThreadingHTTPServer):
     cutoff: three tokens, then the connection is reset. cutoff_clean: three tokens, then a clean end without [DONE].
     badchunk: a chunk that is not JSON. error500: HTTP 500. notjson: an HTML error page with a JSON content type.
     drop: closes the connection without answering. slow: answers after 30 s. trickle: one token every 0.2 s, forever.
+    hold: answers as good does once the test calls `release()`; `held` counts requests waiting so (a slow answer the
+    test controls: wait on `changed`, never sleep).
     """
 
     daemon_threads = True
@@ -26,6 +29,22 @@ class FakeOpenAI(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _FakeHandler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}/v1"
         self.requests: list[dict] = []
+        self.changed = threading.Condition()
+        self.held = 0
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let every held request, and every later one, answer."""
+        self._released.set()
+
+    def hold(self) -> None:
+        """Hold `hold` requests again until the next release()."""
+        self._released.clear()
+
+    def wait_held(self, count: int, timeout: float = 120) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.held >= count, timeout):
+                raise TimeoutError(f"{self.held} requests held, expected {count} within {timeout} s")
 
     def handle_error(self, request, client_address):  # resets and timeouts are the point here
         pass
@@ -60,6 +79,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
         witkoff = next((n for n, text in passages.items() if "Witkoff" in text), "1")
         return {
             "good": f"Trump's envoy Steve Witkoff met Putin in Moscow [{witkoff}].",
+            "hold": f"Trump's envoy Steve Witkoff met Putin in Moscow [{witkoff}].",
             "nocite": "Trump sent his envoy Steve Witkoff to Moscow.",
             "invented": "Trump sent Steve Witkoff to Moscow [9]. The moon is made of green cheese [7].",
             "offtopic": "The moon is made of green cheese [1].",
@@ -79,6 +99,14 @@ class _FakeHandler(BaseHTTPRequestHandler):
             return
         if behaviour == "slow":
             time.sleep(30)
+        if behaviour == "hold":
+            with self.server.changed:
+                self.server.held += 1
+                self.server.changed.notify_all()
+            self.server._released.wait(300)
+            with self.server.changed:
+                self.server.held -= 1
+                self.server.changed.notify_all()
         if behaviour == "error500":
             return self._json(500, {"error": {"message": "internal failure", "type": "server_error"}})
         if behaviour == "notjson":
