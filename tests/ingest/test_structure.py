@@ -4,6 +4,7 @@ lines can never be an answer."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.judge import ANSWER_FEATURES, Judgement, sentences_of
@@ -75,6 +76,19 @@ The evening now starts at 19:00 in the Main Hall.
 
 On Mon, 7 Apr 2025 at 10:15, Priya Nair wrote:
 > The evening starts at 18:30 in the Riverside Room.
+
+------------------------------------------------------------------------
+
+From: Tom Becker <tom@example.org>
+To: Events <events@example.org>
+Date: Fri, 11 Apr 2025 08:05
+Subject: Re: Evening
+
+Noted, I will bring the projector.
+
+On Thu, 10 Apr 2025 16:40, Priya Nair wrote:
+> The evening now starts at 19:00 in the Main Hall.
+>> The hall was booked for the whole evening.
 """
 
 
@@ -164,14 +178,27 @@ def test_a_docx_table_row_and_list_item(tmp_path):
     assert got["Set the alarm"] == ("Closing checklist: Set the alarm", True)
 
 
-def test_a_quoted_line_knows_its_message_and_headers_are_never_answers(tmp_path):
+@pytest.mark.parametrize("line, judged, where", [
+    ("> The evening starts at 18:30 in the Riverside Room.", "The evening starts at 18:30 in the Riverside Room.",
+     "(quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair)"),
+    ("The evening now starts at 19:00 in the Main Hall.", None, "(message of Thu, 10 Apr 2025 16:40 by Priya Nair)"),
+    ("> The evening now starts at 19:00 in the Main Hall.", "The evening now starts at 19:00 in the Main Hall.",
+     "(quoted from the message of Thu, 10 Apr 2025 16:40 by Priya Nair)"),
+    # ">>" without a "wrote:" line of its own: the message that the quoted one quoted
+    (">> The hall was booked for the whole evening.", "The hall was booked for the whole evening.",
+     "(quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair)"),
+])
+def test_a_quoted_line_knows_its_message(tmp_path, line, judged, where):
+    (tmp_path / "thread.txt").write_text(THREAD)
+    passage = whole(tmp_path / "thread.txt")
+    assert units(passage)[line] == (judged or line, True)
+    assert place_of(passage, line).location.endswith(where)
+
+
+def test_e_mail_headers_are_never_answers(tmp_path):
     (tmp_path / "thread.txt").write_text(THREAD)
     passage = whole(tmp_path / "thread.txt")
     got = units(passage)
-    quoted = "> The evening starts at 18:30 in the Riverside Room."
-    assert got[quoted] == ("The evening starts at 18:30 in the Riverside Room.", True)
-    assert "quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair" in place_of(passage, quoted).location
-    assert "message of Thu, 10 Apr 2025 16:40 by Priya Nair" in place_of(passage, "The evening now").location
     for markup in ("On Mon, 7 Apr 2025 at 10:15, Priya Nair wrote:", "From: Priya Nair <priya@example.org>",
                    "Date: Thu, 10 Apr 2025 16:40", "-" * 72):
         assert got[markup][1] is False, markup
@@ -198,3 +225,18 @@ def test_a_table_row_is_one_unit_and_markup_alone_is_never_one():
     passage = Passage(source="a.md", title="a", text=text, start=0, end=len(text), line_start=1, line_end=3)
     may = {s.text: ExtractiveAnswerer._may_answer(passage, s) for s in sentences_of([passage])}
     assert may["| --- | --- |"] is False and may["---"] is False
+
+
+def test_a_chunk_is_embedded_and_indexed_under_its_heading_path(tmp_path):
+    from assistant.retrieval import _indexed
+    from ingest.chunking import Chunker
+    from ingest.records import StoredChunk
+
+    (tmp_path / "changes.md").write_text(BUDGET)
+    words = Chunker(lambda texts: [len(t.split()) for t in texts], None, max_tokens=10, overlap_tokens=0)
+    chunk = next(c for c in words.split(load_document(tmp_path / "changes.md")) if c.text.startswith("- Totals"))
+    heading = "Council budget > 2.4.0 > Fixed"
+    assert chunk.indexed == f"{heading}\n{chunk.text}"
+    assert _indexed(StoredChunk(chunk.id, chunk.text, chunk.metadata(1))) == chunk.indexed  # BM25 reads the same
+    # The item's stored vector pools its heading's tokens with its own, as it is judged under its heading.
+    assert [chunk.indexed[s:e] for s, e in chunk.pooled_spans()[0]] == [heading, "- Totals rounded the wrong way"]
