@@ -13,7 +13,9 @@ REFUSAL = "I could not find this in the documents."
 _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
-_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one
+_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one...
+_RESTATED_MARGIN = 0.3  # ...or this close, when it restates the best one's fact (a later message changed it)
+_RESTATED_SHARE = 0.3  # share of the shorter sentence's terms the two have in common (at least two)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,10 @@ class ExtractiveAnswerer:
         for o in order[1:]:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
-            # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it.
+            # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it; nor
+            # come from an older message of the lead's thread, which the newer one overrules.
+            if _older(passages, sentences[chosen[o]], sentences[picked[0]]):
+                continue
             if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
         for i in list(picked):
@@ -87,10 +92,10 @@ class ExtractiveAnswerer:
                 picked.insert(picked.index(i) + 1, following)
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
 
-    @staticmethod
-    def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int], judged: Judgement) -> list[int]:
-        """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
-        likely to answer, holding what was asked and as many of the question's words, leads: a later message
+    def _newest_first(self, passages: list[Passage], sentences: list[Sentence], chosen: list[int],
+                      judged: Judgement) -> list[int]:
+        """The judge's order, except that a candidate from a newer e-mail message of the same thread, holding what
+        was asked and nearly as likely to answer (or restating the best one's fact), leads: a later message
         supersedes an earlier one."""
         order, scores = list(judged.order), judged.scores
         missing = judged.features[:, ANSWER_FEATURES.index("slot_missing")]
@@ -102,19 +107,35 @@ class ExtractiveAnswerer:
 
         lead = order[0]
         for o in order[1:]:
-            if scores[o] < scores[order[0]] - _NEWER_MARGIN:
+            if scores[o] < scores[order[0]] - _RESTATED_MARGIN:
                 break
             same_thread = passages[sentences[chosen[o]].passage].source == passages[sentences[chosen[lead]].passage].source
-            if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
-                    and covered[o] >= covered[order[0]]):
+            if not (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]):
+                continue
+            # Nearly as likely and as close to the question; or further off but saying the same thing over (a
+            # changed fact: "starts at 18:30 in the Riverside Room" -> "now starts at 19:00 in the Main Hall").
+            if ((scores[o] >= scores[order[0]] - _NEWER_MARGIN and covered[o] >= covered[order[0]])
+                    or self._restates(sentences[chosen[o]].text, sentences[chosen[lead]].text)):
                 lead = o
         return [lead] + [o for o in order if o != lead]
+
+    def _restates(self, newer: str, older: str) -> bool:
+        """The newer sentence shares most of its terms with the older one: the same fact, told again or changed."""
+        a, b = set(self.judge.terms(newer)), set(self.judge.terms(older))
+        return len(a & b) >= 2 and len(a & b) / min(len(a), len(b)) >= _RESTATED_SHARE
 
     def _adds(self, question: str, first: str, second: str) -> bool:
         """The second sentence says mostly something the question and the first sentence do not."""
         known = set(self.judge.terms(question)) | set(self.judge.terms(first))
         terms = set(self.judge.terms(second))
         return bool(terms) and len(terms - known) / len(terms) >= _SECOND_NEW
+
+
+def _older(passages: list[Passage], sentence: Sentence, than: Sentence) -> bool:
+    """The sentence is from an older e-mail message (or quotes one) of the same thread as `than`."""
+    first, second = passages[sentence.passage], passages[than.passage]
+    sent, lead = first.context_at(sentence.start).sent, second.context_at(than.start).sent
+    return first.source == second.source and bool(sent and lead) and sent < lead
 
 
 def _next_in_passage(sentences: list[Sentence], i: int) -> int | None:

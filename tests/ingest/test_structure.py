@@ -2,12 +2,14 @@
 lines can never be an answer."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.judge import ANSWER_FEATURES, Judgement, sentences_of
+from assistant.retrieval import Terms
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 from ingest.loaders import load_document
@@ -216,7 +218,8 @@ def test_the_newest_message_leads_when_nearly_as_likely(tmp_path):
         features = np.zeros((len(chosen), len(ANSWER_FEATURES)))
         features[[old, new], ANSWER_FEATURES.index("coverage")] = 0.5
         judged = Judgement(features, scores, np.argsort(-scores, kind="stable"), 0.9, False)
-        assert ExtractiveAnswerer._newest_first([passage], sentences, chosen, judged)[0] == leads
+        answerer = ExtractiveAnswerer(SimpleNamespace(terms=Terms()), 1)
+        assert answerer._newest_first([passage], sentences, chosen, judged)[0] == leads
 
 
 def test_a_table_row_is_one_unit_and_markup_alone_is_never_one():
@@ -240,3 +243,23 @@ def test_a_chunk_is_embedded_and_indexed_under_its_heading_path(tmp_path):
     assert _indexed(StoredChunk(chunk.id, chunk.text, chunk.metadata(1))) == chunk.indexed  # BM25 reads the same
     # The item's stored vector pools its heading's tokens with its own, as it is judged under its heading.
     assert [chunk.indexed[s:e] for s, e in chunk.pooled_spans()[0]] == [heading, "- Totals rounded the wrong way"]
+
+
+@pytest.fixture(scope="module")
+def thread_bot(tmp_path_factory):
+    from assistant import Assistant
+    from assistant.settings import Settings
+    from ingest import ingest_paths
+
+    folder = tmp_path_factory.mktemp("thread")
+    (folder / "thread.txt").write_text(THREAD)
+    settings = Settings(data_dir=folder / "data", collection="thread")
+    assert not ingest_paths([folder / "thread.txt"], settings).failed
+    return Assistant(settings)
+
+
+@pytest.mark.parametrize("question", ["What time does the evening start?", "Which room is the evening in?"])
+def test_a_later_message_that_changes_a_fact_is_the_answer(thread_bot, question):
+    answer = thread_bot.ask(question)
+    assert "19:00" in answer.text and "18:30" not in answer.text, answer.text
+    assert all("10 Apr 2025" in c.location for c in answer.citations), [c.location for c in answer.citations]
