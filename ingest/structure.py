@@ -104,6 +104,28 @@ def _tables(text: str, lines: list[tuple[int, int]], out: list[Context], heading
         i = j
 
 
+def columns_kept(plain: str, layout: str) -> str:
+    """A PDF page's text with the lines that are rows of a table writing cells " | "-joined (as the DOCX and HTML
+    loaders write them): a table is two or more consecutive lines of the page's layout text (which keeps the
+    columns that plain extraction collapses) with the same number of space-aligned cells."""
+    found: dict[str, list[str]] = {}
+    block: list[list[str]] = []
+    for line in [*layout.splitlines(), "end"]:
+        if not line.strip():
+            continue  # layout text spaces the rows of a table apart
+        parts = cells(line) if _aligned(line) else []
+        if parts and (not block or len(parts) == len(block[0])):
+            block.append(parts)
+            continue
+        if len(block) >= 2:
+            found.update((" ".join(" ".join(row).split()), row) for row in block)
+        block = [parts] if parts else []
+    if not found:
+        return plain
+    return "\n".join(" | ".join(found[key]) if (key := " ".join(line.split())) in found else line
+                     for line in plain.split("\n"))
+
+
 def _row_kind(line: str, aligned: bool) -> str | None:
     if PIPE_ROW.fullmatch(line):
         return "pipe"

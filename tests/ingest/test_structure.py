@@ -263,3 +263,26 @@ def test_a_later_message_that_changes_a_fact_is_the_answer(thread_bot, question)
     answer = thread_bot.ask(question)
     assert "19:00" in answer.text and "18:30" not in answer.text, answer.text
     assert all("10 Apr 2025" in c.location for c in answer.citations), [c.location for c in answer.citations]
+
+
+def test_a_pdf_table_row_keeps_its_headers_and_its_page(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Harbour ferry fares apply from 1 May 2025 on all routes.")
+    pdf.add_page()
+    with pdf.table(col_widths=(60, 40, 40), text_align="LEFT") as table:
+        for values in [("Ticket", "Adult", "Child"), ("Single", "4.20", "2.10"), ("Day return", "7.50", "3.80")]:
+            row = table.row()
+            for value in values:
+                row.cell(value)
+    pdf.multi_cell(0, 6, "Children under five travel free with an adult.")
+    pdf.output(str(tmp_path / "fares.pdf"))
+    passage = whole(tmp_path / "fares.pdf")
+    got = units(passage)
+    assert got["Day return | 7.50 | 3.80"] == ("Day return: Adult 7.50; Child 3.80", True)
+    assert got["Ticket | Adult | Child"][1] is False
+    assert place_of(passage, "Day return | 7.50 | 3.80").location == "p. 2 (columns: Ticket | Adult | Child)"
+    assert got["Children under five travel free with an adult."][1] is True
