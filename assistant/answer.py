@@ -81,8 +81,9 @@ class ExtractiveAnswerer:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
             # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it; nor
-            # come from an older message of the lead's thread, which the newer one overrules.
-            if _older(passages, sentences[chosen[o]], sentences[picked[0]]):
+            # tell the lead's fact as an older message of its thread had it (the newer one overrules it).
+            second, lead = sentences[chosen[o]], sentences[picked[0]]
+            if _older(passages, second, lead) and self._restates(lead.text, second.text):
                 continue
             if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
