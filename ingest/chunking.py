@@ -38,7 +38,7 @@ class Chunk:
         """What the store keeps beside the text (Chroma stores that as the document)."""
         return ChunkMeta(source=self.source, title=self.title, start=self.start, end=self.end,
                          line_start=self.line_start, line_end=self.line_end, index=self.index, doc_hash=self.doc_hash,
-                         n_chunks=n_chunks, marks=self.marks.model_dump_json(), page=self.page)
+                         n_chunks=n_chunks, marks=self.marks.model_dump_json(exclude_defaults=True), page=self.page)
 
     @property
     def indexed(self) -> str:

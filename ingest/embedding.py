@@ -183,16 +183,16 @@ def pool_spans(hidden: np.ndarray, encoding, spans: list[tuple[tuple[int, int], 
         return None
     offsets = np.array(encoding.offsets).reshape(-1, 2)
     real = ~np.array(encoding.special_tokens_mask, bool)
-    rows = []
-    for group in spans:
-        inside = np.zeros(len(real), bool)
-        for start, end in group:
-            inside |= (offsets[:, 0] < end) & (offsets[:, 1] > start)
-        inside &= real
-        if not inside.any():
-            return None
-        rows.append(hidden[inside].mean(axis=0))
-    pooled = np.array(rows, np.float32)
+    # One (unit x token) membership matrix and one product, not a mask and a mean per unit.
+    flat = np.array([span for group in spans for span in group]).reshape(-1, 2)
+    owner = np.repeat(np.arange(len(spans)), [len(group) for group in spans])
+    hits = (offsets[None, :, 0] < flat[:, 1:2]) & (offsets[None, :, 1] > flat[:, 0:1]) & real[None, :]
+    inside = np.zeros((len(spans), len(real)), bool)
+    np.logical_or.at(inside, owner, hits)
+    counts = inside.sum(axis=1)
+    if not counts.all():
+        return None
+    pooled = (inside.astype(np.float32) @ hidden.astype(np.float32, copy=False)) / counts[:, None]
     return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
