@@ -13,8 +13,7 @@ REFUSAL = "I could not find this in the documents."
 _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
-_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one...
-_RESTATED_MARGIN = 0.3  # ...or this close, when it restates the best one's fact (a later message changed it)
+_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one
 _RESTATED_SHARE = 0.3  # share of the shorter sentence's terms the two have in common (at least two)
 
 
@@ -95,8 +94,8 @@ class ExtractiveAnswerer:
 
     def _newest_first(self, passages: list[Passage], sentences: list[Sentence], chosen: list[int],
                       judged: Judgement) -> list[int]:
-        """The judge's order, except that a candidate from a newer e-mail message of the same thread, holding what
-        was asked and nearly as likely to answer (or restating the best one's fact), leads: a later message
+        """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
+        likely to answer, holding what was asked and as many of the question's words, leads: a later message
         supersedes an earlier one."""
         order, scores = list(judged.order), judged.scores
         missing = judged.features[:, ANSWER_FEATURES.index("slot_missing")]
@@ -108,15 +107,11 @@ class ExtractiveAnswerer:
 
         lead = order[0]
         for o in order[1:]:
-            if scores[o] < scores[order[0]] - _RESTATED_MARGIN:
+            if scores[o] < scores[order[0]] - _NEWER_MARGIN:
                 break
             same_thread = passages[sentences[chosen[o]].passage].source == passages[sentences[chosen[lead]].passage].source
-            if not (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]):
-                continue
-            # Nearly as likely and as close to the question; or further off but saying the same thing over (a
-            # changed fact: "starts at 18:30 in the Riverside Room" -> "now starts at 19:00 in the Main Hall").
-            if ((scores[o] >= scores[order[0]] - _NEWER_MARGIN and covered[o] >= covered[order[0]])
-                    or self._restates(sentences[chosen[o]].text, sentences[chosen[lead]].text)):
+            if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
+                    and covered[o] >= covered[order[0]]):
                 lead = o
         return [lead] + [o for o in order if o != lead]
 
