@@ -16,6 +16,7 @@ _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.patt
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
 _NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one
+_RESTATED_SHARE = 0.3  # share of the shorter sentence's terms the two have in common (at least two)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class ExtractiveAnswerer:
         for o in order[1:]:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
-            # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it.
+            # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it; nor
+            # tell the lead's fact as an older message of its thread had it (the newer one overrules it).
+            second, lead = sentences[chosen[o]], sentences[picked[0]]
+            if _older(passages, second, lead) and self._restates(lead.text, second.text):
+                continue
             if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
         for i in list(picked):
@@ -90,8 +95,8 @@ class ExtractiveAnswerer:
                 picked.insert(picked.index(i) + 1, following)
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked))
 
-    @staticmethod
-    def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int], judged: Judgement) -> list[int]:
+    def _newest_first(self, passages: list[Passage], sentences: list[Sentence], chosen: list[int],
+                      judged: Judgement) -> list[int]:
         """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
         likely to answer, holding what was asked and as many of the question's words, leads: a later message
         supersedes an earlier one."""
@@ -113,11 +118,23 @@ class ExtractiveAnswerer:
                 lead = o
         return [lead] + [o for o in order if o != lead]
 
+    def _restates(self, newer: str, older: str) -> bool:
+        """The newer sentence shares most of its terms with the older one: the same fact, told again or changed."""
+        a, b = set(self.judge.terms(newer)), set(self.judge.terms(older))
+        return len(a & b) >= 2 and len(a & b) / min(len(a), len(b)) >= _RESTATED_SHARE
+
     def _adds(self, question: str, first: str, second: str) -> bool:
         """The second sentence says mostly something the question and the first sentence do not."""
         known = set(self.judge.terms(question)) | set(self.judge.terms(first))
         terms = set(self.judge.terms(second))
         return bool(terms) and len(terms - known) / len(terms) >= _SECOND_NEW
+
+
+def _older(passages: list[Passage], sentence: Sentence, than: Sentence) -> bool:
+    """The sentence is from an older e-mail message (or quotes one) of the same thread as `than`."""
+    first, second = passages[sentence.passage], passages[than.passage]
+    sent, lead = first.context_at(sentence.start).sent, second.context_at(than.start).sent
+    return first.source == second.source and bool(sent and lead) and sent < lead
 
 
 def _next_in_passage(sentences: list[Sentence], i: int) -> int | None:

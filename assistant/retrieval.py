@@ -19,7 +19,8 @@ from pydantic import ConfigDict, SkipValidation
 
 from assistant.types import Marks, Passage, SentenceVectors
 from ingest.chunking import sentence_spans
-from ingest.records import StoredChunk, unpack_vectors
+from ingest.records import ChunkMeta, StoredChunk, unpack_vectors
+from ingest.structure import chunk_heading, indexed_text
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
@@ -130,7 +131,7 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if got:
             vocab: dict[str, int] = {}
-            corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(chunk.text)] for chunk in got]
+            corpus = [[vocab.setdefault(t, len(vocab)) for t in self.terms(_indexed(chunk))] for chunk in got]
             bm25.index(bm25s.tokenization.Tokenized(ids=corpus, vocab=vocab), show_progress=False)
         self._use(bm25, [chunk.id for chunk in got], [chunk.meta.source for chunk in got], version)
         self.builds += 1
@@ -204,9 +205,18 @@ class LexicalIndex:
         return [int(i) for i in top if scores[i] > 0]
 
 
+def _indexed(chunk: StoredChunk) -> str:
+    """The chunk as ingest embedded it (under its heading path), for BM25 to read the same words."""
+    return indexed_text(chunk.text, chunk_heading(_marks(chunk.meta), chunk.meta.start))
+
+
+def _marks(meta: ChunkMeta) -> Marks:
+    return Marks.model_validate_json(meta.marks) if meta.marks else Marks()  # absent: stored before marks
+
+
 def _passage(chunk: StoredChunk) -> Passage:
     meta = chunk.meta
-    marks = Marks.model_validate_json(meta.marks) if meta.marks else Marks()  # absent: stored before marks
+    marks = _marks(meta)
     return Passage(source=meta.source, title=meta.title, text=chunk.text, start=meta.start, end=meta.end,
                    line_start=meta.line_start, line_end=meta.line_end, page=meta.page, chunk_ids=(chunk.id,),
                    marks=marks)

@@ -8,7 +8,7 @@ import numpy as np
 
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
-from ingest.structure import unit_text
+from ingest.structure import pooled_as_judged, unit_text
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ def sentences_of(passages: list[Passage]) -> list[Sentence]:
 def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
     """Unit vectors of passage sentences: those ingest stored with the chunks, the rest (chunks stored before sentence
     vectors existed, or sentences across a chunk boundary) embedded now."""
-    # A stored vector is of the text as written: a unit judged with its headers or heading is embedded now.
+    # A stored vector is of the unit under its heading: a row judged with its headers, a quote without its marks is
+    # embedded now.
     rows = [passages[s.passage].sentence_vector(s.start, s.end)
-            if s.text == passages[s.passage].text[s.start:s.end] else None for s in sentences]
+            if pooled_as_judged(passages[s.passage], s.start, s.end) else None for s in sentences]
     missing = [i for i, row in enumerate(rows) if row is None]
     if missing:
         for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):

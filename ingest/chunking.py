@@ -1,14 +1,15 @@
 """Sentence-aware chunks sized in the embedding model's own word pieces, with exact offsets and lines."""
 
 import hashlib
+from bisect import bisect_right
 import re
 from dataclasses import dataclass
 from typing import Callable
 
-from assistant.types import Marks
+from assistant.types import Context, Marks
 from ingest.loaders import LoadedDocument
-from ingest.records import ChunkMeta
-from ingest.structure import PIPE_ROW
+from ingest.records import SENTENCE_VECTORS_FORMAT, ChunkMeta
+from ingest.structure import PIPE_ROW, chunk_heading, indexed_text, listed
 
 # Words whose trailing dot does not end a sentence (lower-cased, without the dot).
 _ABBREVIATIONS = frozenset(
@@ -37,7 +38,45 @@ class Chunk:
         """What the store keeps beside the text (Chroma stores that as the document)."""
         return ChunkMeta(source=self.source, title=self.title, start=self.start, end=self.end,
                          line_start=self.line_start, line_end=self.line_end, index=self.index, doc_hash=self.doc_hash,
-                         n_chunks=n_chunks, marks=self.marks.model_dump_json(), page=self.page)
+                         n_chunks=n_chunks, marks=self.marks.model_dump_json(exclude_defaults=True), page=self.page)
+
+    @property
+    def indexed(self) -> str:
+        """The text the chunk is embedded as (BM25 reads the same from the store): under its heading path."""
+        return indexed_text(self.text, chunk_heading(self.marks, self.start))
+
+    def pooled_spans(self) -> list[tuple[tuple[int, int], ...]]:
+        """Per unit (sentence_spans of the text), the spans of `indexed` whose token rows make its stored vector: the
+        unit, and for a list item its heading path too (the indexed prefix and the heading lines in the chunk), so
+        that the vector stands for the unit as it is judged (ingest.structure.unit_text)."""
+        heading = chunk_heading(self.marks, self.start)
+        shift = len(heading) + 1 if heading else 0
+        inside = [(o - self.start, path) for o, path in self.marks.headings if o > self.start]
+        out = []
+        for s, e in sentence_spans(self.text):
+            path = next((p for o, p in reversed(inside) if o <= s), heading)
+            if not path or not listed(self.text[s:e], self._context_at(self.start + s)):
+                out.append(((s + shift, e + shift),))
+                continue
+            # The lines of the path's headings met in the chunk, and the prefix for those met before it.
+            group = [(0, len(heading))] if heading and _under(path, heading) else []
+            for o, p in inside:
+                if o <= s and _under(path, p):
+                    end = self.text.find("\n", o)
+                    group.append((o + shift, (end if end >= 0 else len(self.text)) + shift))
+            out.append((*group, (s + shift, e + shift)))
+        return out
+
+
+    def _context_at(self, offset: int) -> Context:
+        contexts = self.marks.contexts
+        if not contexts:
+            return Context()
+        return contexts[max(0, bisect_right(contexts, offset, key=lambda pair: pair[0]) - 1)][1]
+
+
+def _under(path: str, heading: str) -> bool:
+    return path == heading or path.startswith(heading + " > ")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -83,8 +122,11 @@ def doc_hash(text: str) -> str:
 
 
 def document_hash(document: LoadedDocument) -> str:
-    """Changes when the text or where its parts sit in the file changes (both are stored with the chunks)."""
-    where = repr((document.kind, document.lines, document.pages, document.headings, document.contexts))
+    """Changes when the text or where its parts sit in the file changes (both are stored with the chunks), or how
+    they are embedded."""
+    # The vectors' format too: a document embedded another way is embedded again.
+    where = repr((document.kind, document.lines, document.pages, document.headings, document.contexts,
+                  SENTENCE_VECTORS_FORMAT))
     return doc_hash(f"{document.text}\0{where}")
 
 

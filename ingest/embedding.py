@@ -135,10 +135,10 @@ class Embedder(Embeddings):
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, self.batch_size)
 
-    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]
+    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[tuple[int, int], ...]]]
                               ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """Each text's vector and, from the same forward pass, a unit vector per span (its sentences): the mean of the
-        token embeddings inside the span. None for a text whose tokens do not line up with the model's."""
+        """Each text's vector and, from the same forward pass, a unit vector per group of spans (a sentence and its
+        heading): the mean of the token embeddings inside them. None for a text whose tokens do not line up."""
         # A few batches at a time: the token rows of a long document's every chunk would take gigabytes at once.
         step = 4 * self.batch_size
         vectors, pooled = [np.zeros((0, self.dimension), np.float32)], []
@@ -176,20 +176,23 @@ class Embedder(Embeddings):
         return self.query_vector(text).tolist()
 
 
-def pool_spans(hidden: np.ndarray, encoding, spans: list[tuple[int, int]]) -> np.ndarray | None:
-    """Unit mean of the token rows overlapping each char span; None when the tokenizer's tokens are not the model's
-    (a truncated text) or a span has no token."""
+def pool_spans(hidden: np.ndarray, encoding, spans: list[tuple[tuple[int, int], ...]]) -> np.ndarray | None:
+    """Unit mean of the token rows overlapping each group of char spans; None when the tokenizer's tokens are not the
+    model's (a truncated text) or a group has no token."""
     if len(encoding.ids) != len(hidden) or not spans:
         return None
     offsets = np.array(encoding.offsets).reshape(-1, 2)
     real = ~np.array(encoding.special_tokens_mask, bool)
-    rows = []
-    for start, end in spans:
-        inside = real & (offsets[:, 0] < end) & (offsets[:, 1] > start)
-        if not inside.any():
-            return None
-        rows.append(hidden[inside].mean(axis=0))
-    pooled = np.array(rows, np.float32)
+    # One (unit x token) membership matrix and one product, not a mask and a mean per unit.
+    flat = np.array([span for group in spans for span in group]).reshape(-1, 2)
+    owner = np.repeat(np.arange(len(spans)), [len(group) for group in spans])
+    hits = (offsets[None, :, 0] < flat[:, 1:2]) & (offsets[None, :, 1] > flat[:, 0:1]) & real[None, :]
+    inside = np.zeros((len(spans), len(real)), bool)
+    np.logical_or.at(inside, owner, hits)
+    counts = inside.sum(axis=1)
+    if not counts.all():
+        return None
+    pooled = (inside.astype(np.float32) @ hidden.astype(np.float32, copy=False)) / counts[:, None]
     return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 

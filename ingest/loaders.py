@@ -21,7 +21,7 @@ from assistant.errors import LoadError, UnsupportedFile
 from assistant.settings import MB
 from assistant.types import Context, Kind, Marks
 from ingest.reflow import Mapped, join_pages, reflow, tidy
-from ingest.structure import annotate
+from ingest.structure import annotate, columns_kept
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -385,7 +385,10 @@ def _pdf(data: bytes, path: Path) -> LoadedDocument:
             if time.monotonic() > deadline:
                 raise LoadError(f"{path}: PDF text extraction passed the {MAX_PDF_SECONDS:.0f} s limit at page "
                                 f"{number} of {len(reader.pages)} (PDF bomb?)")
-            texts.append((page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n"))
+            plain = _newlines(page.extract_text() or "")
+            # Plain extraction collapses a table's columns; the layout text keeps them, to find the rows by.
+            texts.append(columns_kept(plain, _newlines(page.extract_text(extraction_mode="layout") or ""))
+                         if plain.count("\n") >= 2 else plain)
         title = str((reader.metadata.title if reader.metadata else None) or "")
     except LoadError:
         raise
@@ -394,6 +397,10 @@ def _pdf(data: bytes, path: Path) -> LoadedDocument:
     joined, page_starts, empty = join_pages(texts)
     text = reflow(joined, "pdf")
     return LoadedDocument("", title, text.text, pages=text.starts(page_starts), kind="pdf", empty_pages=empty)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _docx(data: bytes, path: Path) -> LoadedDocument:

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 from assistant.errors import LoadError, StoreUnreachable, UnsupportedFile
 from assistant.settings import MB, Settings
-from ingest.chunking import Chunk, Chunker, document_hash, sentence_spans
+from ingest.chunking import Chunk, Chunker, document_hash
 from ingest.embedding import Embedder, get_embedder
 from ingest.loaders import LoadedDocument, iter_files, load_document
 from ingest.records import ChunkMeta, pack_vectors
@@ -136,8 +136,8 @@ class Ingestor:
         """Embed all new chunks at once (and their sentences, pooled from the same pass), then hand the writes to the
         writer once it has finished the last window."""
         new = [c for p in pending for c in p.new]
-        vectors, sentences = (self.embedder.encode_with_sentences([c.text for c in new],
-                                                                  [sentence_spans(c.text) for c in new])
+        vectors, sentences = (self.embedder.encode_with_sentences([c.indexed for c in new],
+                                                                  [c.pooled_spans() for c in new])
                               if new else ([], []))  # nothing new: the model is never loaded
         vectors = iter(zip(vectors, [None if s is None else pack_vectors(s) for s in sentences]))
         self._wait_written()

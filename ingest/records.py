@@ -10,7 +10,8 @@ import numpy as np
 # the chunk's token embeddings over each sentence (one forward pass), int8 with one float16 scale per sentence.
 # v2: sentence spans keep a table row whole (chunks of v1 with a row cut in two have more vectors than spans, and
 # answering embeds their sentences when asked).
-SENTENCE_VECTORS_FORMAT = "mean-pooled-int8-v2"
+# v3: a sentence's vector pools its heading's tokens too, and a chunk is embedded under its heading path.
+SENTENCE_VECTORS_FORMAT = "mean-pooled-int8-v3"
 _TAG = "i8"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.types import Context, Passage
+from assistant.types import Context, Marks, Passage
 from ingest.reflow import FENCE, LIST_ITEM, Mapped
 
 _MD_HEADING = re.compile(r"(#{1,6})\s+(.+?)(?:\s+#+)?\s*")
@@ -18,6 +18,7 @@ _MAX_CELL = 50  # a space-aligned cell longer than this is prose with double spa
 _CAPTION = re.compile(r"(?:table\b|figure\b).*|.*:")  # a line before a table that names it
 _MAIL_HEADER = re.compile(r"(from|to|cc|bcc|date|sent|subject|reply-to):\s", re.IGNORECASE)
 _QUOTE_HEADER = re.compile(r"on\s+(.{5,80}?),\s*([^,]{2,60}?)\s+(?:<[^>]*>\s+)?wrote:", re.IGNORECASE)
+_QUOTE_MARKS = re.compile(r"(?:>\s?)*")
 _MARKUP_ONLY = re.compile(r"[\W_]*")
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _DATE = re.compile(r"(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4})(?:\D{1,5}(\d{1,2}):(\d{2}))?")
@@ -103,6 +104,28 @@ def _tables(text: str, lines: list[tuple[int, int]], out: list[Context], heading
         i = j
 
 
+def columns_kept(plain: str, layout: str) -> str:
+    """A PDF page's text with the lines that are rows of a table writing cells " | "-joined (as the DOCX and HTML
+    loaders write them): a table is two or more consecutive lines of the page's layout text (which keeps the
+    columns that plain extraction collapses) with the same number of space-aligned cells."""
+    found: dict[str, list[str]] = {}
+    block: list[list[str]] = []
+    for line in [*layout.splitlines(), "end"]:
+        if not line.strip():
+            continue  # layout text spaces the rows of a table apart
+        parts = cells(line) if _aligned(line) else []
+        if parts and (not block or len(parts) == len(block[0])):
+            block.append(parts)
+            continue
+        if len(block) >= 2:
+            found.update((" ".join(" ".join(row).split()), row) for row in block)
+        block = [parts] if parts else []
+    if not found:
+        return plain
+    return "\n".join(" | ".join(found[key]) if (key := " ".join(line.split())) in found else line
+                     for line in plain.split("\n"))
+
+
 def _row_kind(line: str, aligned: bool) -> str | None:
     if PIPE_ROW.fullmatch(line):
         return "pipe"
@@ -137,7 +160,9 @@ def _mail(text: str, lines: list[tuple[int, int]], out: list[Context]) -> None:
     if not any(line.lower().startswith("from:") for line in body) or not any(
             _MAIL_HEADER.match(line) and line.lower().startswith(("date:", "sent:")) for line in body):
         return
-    current = quoted = Context()
+    current = Context()
+    quotes: dict[int, Context] = {}  # depth of '>' marks -> the message quoted at that depth
+    quoted_by: dict[tuple[str, str], Context] = {}  # a message -> the one it quotes (its "On ... wrote:" line)
     author = date = ""
     for k, line in enumerate(body):
         stripped = line.strip()
@@ -148,20 +173,34 @@ def _mail(text: str, lines: list[tuple[int, int]], out: list[Context]) -> None:
                 author, date = re.sub(r"\s*<[^>]*>", "", value).strip().strip('"'), ""
             elif name in ("date", "sent"):
                 date = value
-            current = _message(author, date, quoted=False)
+            current, quotes = _message(author, date, quoted=False), {}
             out[k] = current.model_copy(update={"role": "markup"})
             continue
-        match = _QUOTE_HEADER.fullmatch(stripped)
-        if match:
-            quoted = _message(match.group(2).strip(), match.group(1).strip(), quoted=True)
-            out[k] = quoted.model_copy(update={"role": "markup"})
-        elif stripped.startswith(">"):
+        marks = _QUOTE_MARKS.match(stripped)
+        depth, said = marks.group().count(">"), stripped[marks.end():]
+        match = _QUOTE_HEADER.fullmatch(said)
+        if match:  # "On <date>, <name> wrote:", itself quoted once per level of the message that quotes it
+            quotes = {d: q for d, q in quotes.items() if d <= depth}
+            quotes[depth + 1] = _message(match.group(2).strip(), match.group(1).strip(), quoted=True)
+            if depth == 0:
+                quoted_by.setdefault(_who(current), quotes[1])
+            out[k] = quotes[depth + 1].model_copy(update={"role": "markup"})
+        elif depth:
+            known = [d for d in quotes if d <= depth]
+            quoted = quotes[max(known)] if known else Context(quoted=True)
+            for _ in range(depth - max(known, default=depth)):  # ">>" without its own "wrote:" line: the message
+                quoted = quoted_by.get(_who(quoted), quoted)  # the quoted one quoted, when the thread holds it
             out[k] = quoted.model_copy(update={"role": out[k].role})
         elif _RULE.fullmatch(stripped) or "original message" in stripped.lower():
             out[k] = Context(role="markup")
         elif stripped:
             out[k] = current.model_copy(update={"role": out[k].role, "caption": out[k].caption,
                                                 "columns": out[k].columns})
+
+
+def _who(message: Context) -> tuple[str, str]:
+    """A message as another quotes it: its date and author (the "On ... wrote:" line words the date its own way)."""
+    return message.sent, message.message.rpartition(" by ")[2]
 
 
 def _message(author: str, date: str, quoted: bool) -> Context:
@@ -195,9 +234,32 @@ def unit_text(passage: Passage, start: int, end: int) -> str:
     if context.quoted:
         raw = raw.lstrip("> ")
     bullet = LIST_ITEM.match(raw)
-    if (bullet or context.role == "item") and heading:
-        return f"{heading}: {raw[bullet.end() - 1:] if bullet else raw}"
-    return raw
+    if not heading or not listed(raw, context):
+        return raw  # prose as written: the judge was fitted on raw sentences (under their path it read worse on dev)
+    return f"{heading}: {raw[bullet.end() - 1:] if bullet else raw}"
+
+
+def listed(raw: str, context: Context) -> bool:
+    """A list item: a bullet in the text, or an HTML/DOCX item whose bullet is not."""
+    return context.role == "item" or bool(LIST_ITEM.match(raw))
+
+
+def pooled_as_judged(passage: Passage, start: int, end: int) -> bool:
+    """Whether the vector ingest pooled for a unit (a list item's with its heading's tokens, Chunk.pooled_spans)
+    stands for its judged text: all but table rows and quoted lines, which are judged in words they do not have."""
+    context = passage.context_at(start)
+    return context.role != "row" and not context.quoted
+
+
+def chunk_heading(marks: Marks, start: int) -> str:
+    """The heading path in force where a chunk starting at document offset `start` begins."""
+    return marks.headings[0][1] if marks.headings and marks.headings[0][0] <= start else ""
+
+
+def indexed_text(text: str, heading: str) -> str:
+    """What a chunk is embedded and indexed (BM25) as: its text under the heading path in force where it starts, so
+    "What changed in 2.4?" finds the list under "Changelog > 2.4.0" even when that heading is in an earlier chunk."""
+    return f"{heading}\n{text}" if heading else text
 
 
 def is_markup(passage: Passage, start: int, end: int) -> bool:

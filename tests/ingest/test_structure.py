@@ -2,12 +2,15 @@
 lines can never be an answer."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.fitted import ANSWER_FEATURES
 from assistant.judge import Judgement
+from assistant.retrieval import Terms
 from assistant.sentences import sentences_of
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
@@ -77,6 +80,19 @@ The evening now starts at 19:00 in the Main Hall.
 
 On Mon, 7 Apr 2025 at 10:15, Priya Nair wrote:
 > The evening starts at 18:30 in the Riverside Room.
+
+------------------------------------------------------------------------
+
+From: Tom Becker <tom@example.org>
+To: Events <events@example.org>
+Date: Fri, 11 Apr 2025 08:05
+Subject: Re: Evening
+
+Noted, I will bring the projector.
+
+On Thu, 10 Apr 2025 16:40, Priya Nair wrote:
+> The evening now starts at 19:00 in the Main Hall.
+>> The hall was booked for the whole evening.
 """
 
 
@@ -169,14 +185,27 @@ def test_a_docx_table_row_and_list_item(tmp_path):
     assert got["Set the alarm"] == ("Closing checklist: Set the alarm", True)
 
 
-def test_a_quoted_line_knows_its_message_and_headers_are_never_answers(tmp_path):
+@pytest.mark.parametrize("line, judged, where", [
+    ("> The evening starts at 18:30 in the Riverside Room.", "The evening starts at 18:30 in the Riverside Room.",
+     "(quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair)"),
+    ("The evening now starts at 19:00 in the Main Hall.", None, "(message of Thu, 10 Apr 2025 16:40 by Priya Nair)"),
+    ("> The evening now starts at 19:00 in the Main Hall.", "The evening now starts at 19:00 in the Main Hall.",
+     "(quoted from the message of Thu, 10 Apr 2025 16:40 by Priya Nair)"),
+    # ">>" without a "wrote:" line of its own: the message that the quoted one quoted
+    (">> The hall was booked for the whole evening.", "The hall was booked for the whole evening.",
+     "(quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair)"),
+])
+def test_a_quoted_line_knows_its_message(tmp_path, line, judged, where):
+    (tmp_path / "thread.txt").write_text(THREAD)
+    passage = whole(tmp_path / "thread.txt")
+    assert units(passage)[line] == (judged or line, True)
+    assert place_of(passage, line).location.endswith(where)
+
+
+def test_e_mail_headers_are_never_answers(tmp_path):
     (tmp_path / "thread.txt").write_text(THREAD)
     passage = whole(tmp_path / "thread.txt")
     got = units(passage)
-    quoted = "> The evening starts at 18:30 in the Riverside Room."
-    assert got[quoted] == ("The evening starts at 18:30 in the Riverside Room.", True)
-    assert "quoted from the message of Mon, 7 Apr 2025 at 10:15 by Priya Nair" in place_of(passage, quoted).location
-    assert "message of Thu, 10 Apr 2025 16:40 by Priya Nair" in place_of(passage, "The evening now").location
     for markup in ("On Mon, 7 Apr 2025 at 10:15, Priya Nair wrote:", "From: Priya Nair <priya@example.org>",
                    "Date: Thu, 10 Apr 2025 16:40", "-" * 72):
         assert got[markup][1] is False, markup
@@ -194,7 +223,8 @@ def test_the_newest_message_leads_when_nearly_as_likely(tmp_path):
         features = np.zeros((len(chosen), len(ANSWER_FEATURES)))
         features[[old, new], ANSWER_FEATURES.index("coverage")] = 0.5
         judged = Judgement(features, scores, np.argsort(-scores, kind="stable"), 0.9, False)
-        assert ExtractiveAnswerer._newest_first([passage], sentences, chosen, judged)[0] == leads
+        answerer = ExtractiveAnswerer(SimpleNamespace(terms=Terms()), 1)
+        assert answerer._newest_first([passage], sentences, chosen, judged)[0] == leads
 
 
 def test_a_table_row_is_one_unit_and_markup_alone_is_never_one():
@@ -203,3 +233,60 @@ def test_a_table_row_is_one_unit_and_markup_alone_is_never_one():
     passage = Passage(source="a.md", title="a", text=text, start=0, end=len(text), line_start=1, line_end=3)
     may = {s.text: ExtractiveAnswerer._may_answer(passage, s) for s in sentences_of([passage])}
     assert may["| --- | --- |"] is False and may["---"] is False
+
+
+def test_a_chunk_is_embedded_and_indexed_under_its_heading_path(tmp_path):
+    from assistant.retrieval import _indexed
+    from ingest.chunking import Chunker
+    from ingest.records import StoredChunk
+
+    (tmp_path / "changes.md").write_text(BUDGET)
+    words = Chunker(lambda texts: [len(t.split()) for t in texts], None, max_tokens=10, overlap_tokens=0)
+    chunk = next(c for c in words.split(load_document(tmp_path / "changes.md")) if c.text.startswith("- Totals"))
+    heading = "Council budget > 2.4.0 > Fixed"
+    assert chunk.indexed == f"{heading}\n{chunk.text}"
+    assert _indexed(StoredChunk(chunk.id, chunk.text, chunk.metadata(1))) == chunk.indexed  # BM25 reads the same
+    # The item's stored vector pools its heading's tokens with its own, as it is judged under its heading.
+    assert [chunk.indexed[s:e] for s, e in chunk.pooled_spans()[0]] == [heading, "- Totals rounded the wrong way"]
+
+
+@pytest.fixture(scope="module")
+def thread_bot(tmp_path_factory):
+    from assistant import Assistant
+    from assistant.settings import Settings
+    from ingest import ingest_paths
+
+    folder = tmp_path_factory.mktemp("thread")
+    (folder / "thread.txt").write_text(THREAD)
+    settings = Settings(data_dir=folder / "data", collection="thread")
+    assert not ingest_paths([folder / "thread.txt"], settings).failed
+    return Assistant(settings)
+
+
+def test_a_later_message_that_changes_a_fact_is_the_answer(thread_bot):
+    answer = thread_bot.ask("What time does the evening start?")
+    assert "19:00" in answer.text and "18:30" not in answer.text, answer.text
+    assert all("10 Apr 2025" in c.location for c in answer.citations), [c.location for c in answer.citations]
+
+
+def test_a_pdf_table_row_keeps_its_headers_and_its_page(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Harbour ferry fares apply from 1 May 2025 on all routes.")
+    pdf.add_page()
+    with pdf.table(col_widths=(60, 40, 40), text_align="LEFT") as table:
+        for values in [("Ticket", "Adult", "Child"), ("Single", "4.20", "2.10"), ("Day return", "7.50", "3.80")]:
+            row = table.row()
+            for value in values:
+                row.cell(value)
+    pdf.multi_cell(0, 6, "Children under five travel free with an adult.")
+    pdf.output(str(tmp_path / "fares.pdf"))
+    passage = whole(tmp_path / "fares.pdf")
+    got = units(passage)
+    assert got["Day return | 7.50 | 3.80"] == ("Day return: Adult 7.50; Child 3.80", True)
+    assert got["Ticket | Adult | Child"][1] is False
+    assert place_of(passage, "Day return | 7.50 | 3.80").location == "p. 2 (columns: Ticket | Adult | Child)"
+    assert got["Children under five travel free with an adult."][1] is True
