@@ -43,11 +43,11 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=256, ge=16)
-    # None: the thresholds calibrated on dev data by `python -m evals.calibrate` (assistant/models/judge.json).
+    # None: the thresholds calibrated on dev data by `assistant calibrate` (assistant/models/judge.json).
     refuse_threshold: float | None = Field(default=None, ge=0, le=1, description="Refuse when the judge's probability that the best sentence answers stays below this.")
     support_threshold: float | None = Field(default=None, ge=0, le=1, description="A cited sentence whose support probability is below this is flagged unsupported.")
     drop_unsupported: bool = False
-    reader: bool = Field(default=False, description="Let the learned reader (assistant/models/reader.onnx, from `python -m evals.train_reader`) score answers and claims.")
+    reader: bool = Field(default=False, description="Let the learned reader (assistant/models/reader.onnx, from `assistant train-reader`) score answers and claims.")
     max_answer_sentences: int = Field(default=2, ge=1)
 
     # Uploads and limits

@@ -4,10 +4,9 @@ Generated claims perturb real SQuAD sentences (dev: squad2-dev-subset; test: the
 squad2-cs224n-dev other than Normans, never tuned on); hand-written ones are on the multi-document set
 (evals/datasets/multidoc-claims.jsonl, split by id).
 
-python -m evals.claims [--split dev|test] [--paragraphs N]
+assistant claims [--split dev|test] [--paragraphs N]
 """
 
-import argparse
 import json
 import re
 from collections import Counter
@@ -320,19 +319,3 @@ def table(report: ClaimsReport) -> str:
     lines += ["", *(f"{name}: {s['n']:.0f} claims, true accepted {s['true_accepted']:.3f}, false caught "
                     f"{s['false_caught']:.3f}" for name, s in report.by_set.items())]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="test", choices=["dev", "test"])
-    parser.add_argument("--paragraphs", type=int, default=None, help="Paragraphs per article (test default: 4).")
-    parser.add_argument("--json", type=Path, default=None, help="Also write the report as JSON here.")
-    args = parser.parse_args(argv)
-    report = run_claims(Settings(), args.split, args.paragraphs)
-    print(table(report))
-    if args.json:
-        args.json.write_text(report.model_dump_json(indent=1), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,12 +1,12 @@
 """Train the reader: one cross-encoder (MiniLM-L6 from its PyPI package) scoring "question: ... / sentence" and
-"claim: ... / evidence" pairs, exported to int8 ONNX in assistant/models/. `python -m evals.train_reader`."""
+"claim: ... / evidence" pairs, exported to int8 ONNX in assistant/models/. `assistant train-reader`."""
 
-import argparse
 import gzip
 import json
 import random
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -243,19 +243,22 @@ def export(model, tokenizer, out: Path) -> None:
     fp32.unlink()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--claims", type=int, default=2200, help="FEVER pairs to train on")
-    parser.add_argument("--snli", type=int, default=1400, help="SNLI pairs to train on")
-    parser.add_argument("--qnli", type=int, default=2000, help="QNLI pairs to train on")
-    parser.add_argument("--pairs", type=int, default=5000, help="training pairs sampled from the mix (~2.5-8/s here)")
-    parser.add_argument("--negatives", type=int, default=3, help="other sentences of the paragraph per SQuAD question")
-    parser.add_argument("--lr", type=float, default=4e-5)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--checkpoint", type=Path, default=Path(".cache/reader-torch"),
-                        help="where the fine-tuned torch weights are kept (not shipped)")
-    parser.add_argument("--export-only", action="store_true", help="re-export the kept checkpoint")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Training:
+    """What one training run takes (the options of `assistant train-reader`)."""
+
+    claims: int = 2200  # FEVER pairs to train on
+    snli: int = 1400  # SNLI pairs to train on
+    qnli: int = 2000  # QNLI pairs to train on
+    pairs: int = 5000  # training pairs sampled from the mix (~2.5-8/s here)
+    negatives: int = 3  # other sentences of the paragraph per SQuAD question
+    lr: float = 4e-5
+    batch: int = 32
+    checkpoint: Path = Path(".cache/reader-torch")  # where the fine-tuned torch weights are kept (not shipped)
+    export_only: bool = False  # re-export the kept checkpoint
+
+
+def main(args: Training = Training()) -> None:
 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -310,6 +313,3 @@ def main() -> None:
                           encoding="utf-8")
     print(f"wrote {MODEL_FILE} ({MODEL_FILE.stat().st_size / 1e6:.1f} MB) and {CHECK_FILE}")
 
-
-if __name__ == "__main__":
-    main()

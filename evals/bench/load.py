@@ -4,23 +4,20 @@ Bounded in time and in requests, on 127.0.0.1 only. For each target it reports r
 few messages), answers per second, latency p50/p95/max and the serving process's resident memory after a warm-up
 round, at the end and at its peak, so growth under load can be held to a stated bound.
 
-    python -m evals.bench.load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
-    python -m evals.bench.load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
+    assistant bench load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
+    assistant bench load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
 
 `run_load_bench()` is what the benchmark calls; `load()` drives any `ask(client, question)` function. Nothing heavy is
 imported until a run starts."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Callable, Optional
-
-import typer
+from typing import Callable
 
 from assistant.settings import MB, is_loopback
 from evals.bench.common import say
@@ -192,37 +189,3 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
                 f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
     results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)
     return results
-
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@app.command()
-def main(
-    clients: Annotated[int, typer.Option(help="Concurrent clients per target (8-16 is the target range).")] = 8,
-    seconds: Annotated[float, typer.Option(help="Seconds of load per target.")] = 60.0,
-    max_requests: Annotated[int, typer.Option(help="Requests per target at most.")] = 20000,
-    url: Annotated[Optional[str], typer.Option(help="A running chat page (127.0.0.1); default: start one.")] = None,
-    pid: Annotated[Optional[int], typer.Option(help="The running chat page's process id, for its memory.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Store for the started chat page and the API.")] = None,
-    collection: Annotated[Optional[str], typer.Option(help="Collection name.")] = None,
-    max_rss_growth_mb: Annotated[float, typer.Option(help="Allowed RSS growth after warm-up, MB.")] = DEFAULT_RSS_GROWTH_MB,
-    only: Annotated[Optional[str], typer.Option(help="gradio or api (default both).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
-):
-    """Bounded load on the chat page's /ask and on the Python API; exit code 1 on errors or memory growth."""
-    from assistant.settings import Settings
-
-    settings = Settings().with_overrides(data_dir=data_dir, collection=collection) if data_dir or collection else None
-    results = run_load_bench(settings, url, pid, clients, seconds, max_requests, max_rss_growth_mb,
-                             (only,) if only else ("gradio", "api"))
-    text = json.dumps(results, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-    print(text)
-    raise typer.Exit(0 if results["ok"] else 1)
-
-
-if __name__ == "__main__":
-    app()

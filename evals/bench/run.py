@@ -1,4 +1,4 @@
-"""`assistant bench` (and `python -m evals.bench`): ingest and query speed measured side by side with their baselines.
+"""`assistant bench`: ingest and query speed measured side by side with their baselines.
 
 One run prints a table, writes bench.json and bench.png (latency against collection size). Every figure that has a
 target is a ratio against a baseline run in the same invocation (medians of repetitions) or a latency percentile; the
@@ -8,13 +8,10 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Callable
 
-import typer
-
-from assistant.console import fail
 from evals.bench.common import say
-from evals.bench.report import table, write_outputs
+from evals.bench.report import write_outputs
 from evals.dataset import EXTERNAL
 
 DEFAULT_SCALES = (1000, 10000, 100000)
@@ -281,45 +278,3 @@ def targets(results: dict) -> list[dict]:
         rows.append({"name": name, "measure": text, "value": value, "target": target, "baseline": BASELINE.get(name),
                      "met": None if value is None else bool(test(value))})
     return rows
-
-
-# -- the command ----------------------------------------------------------------------------------------------------------
-def parse_scales(text: str) -> list[int]:
-    try:
-        scales = [int(float(part)) for part in text.replace("k", "000").split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected sizes like 1000,10000,100000, got {text!r}") from None
-    if not scales or min(scales) < 1:
-        raise typer.BadParameter("expected positive sizes")
-    return scales
-
-
-def bench_command(
-    corpus: Annotated[Optional[Path], typer.Option(help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
-    scale: Annotated[Optional[str], typer.Option(help="Collection sizes for query latency, comma-separated "
-                                                 "(default 1000,10000,100000; --quick: 150,400).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.png.")] = Path("bench-out"),
-    quick: Annotated[bool, typer.Option(help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
-    reps: Annotated[int, typer.Option(min=1, help="Repetitions of each measurement; ingest splits the corpus into "
-                                                  "2 x REPS interleaved parts.")] = 3,
-    memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus (~115k chunks) with "
-                                              "the real encoder: about an hour on 2 cores.")] = False,
-    memory_mb: Annotated[Optional[float], typer.Option(
-        help=f"Size of the memory run's generated corpus in MB (0: skip). Without --memory the encoder is stubbed, so "
-             f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,
-    profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
-    all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
-    squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
-):
-    """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table."""
-    scales = parse_scales(scale) if scale else None
-    if memory_mb is None:
-        memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
-    try:
-        results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
-                            subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad)
-    except (ValueError, RuntimeError) as exc:
-        fail(str(exc), 1)
-    typer.echo(table(results))
-    typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
-

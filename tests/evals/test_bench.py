@@ -92,9 +92,11 @@ def test_table_and_plot(tmp_path):
 
 
 def test_parse_scales():
-    assert bench.parse_scales("1000,10k, 100000") == [1000, 10000, 100000]
+    from assistant.cli.bench import parse_scales
+
+    assert parse_scales("1000,10k, 100000") == [1000, 10000, 100000]
     with pytest.raises(Exception):
-        bench.parse_scales("many")
+        parse_scales("many")
 
 
 def test_corpus_groups_and_question_variants(tmp_path):

@@ -1,9 +1,15 @@
-"""`assistant eval` (and `python -m evals`): run a question set, print the table, write the reports, apply the gates."""
+"""The evaluation commands: `assistant eval` (a question set: table, reports, gates), `assistant claims`,
+`assistant calibrate` and `assistant train-reader`. Each calls its evals function; evals is imported when it runs."""
 
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from assistant.cli.console import fail, settings_from
+
+# The offline runs' defaults live on their option objects in evals, whose modules take seconds to import: an option
+# left out here (None) takes that default.
 
 
 def eval_command(
@@ -33,7 +39,6 @@ def eval_command(
         help="--suite: the folder holding squad2-cs224n-dev/ (default: ../shared/external-eval beside the project).")] = None,
 ):
     """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
-    from assistant.console import fail, settings_from
     from assistant.errors import AssistantError
     from evals.dataset import load_dataset, only_categories
     from evals.gates import failed_gates, parse_gate
@@ -76,3 +81,65 @@ def eval_command(
         typer.echo(failure, err=True)
     if failures:
         raise typer.Exit(1)
+
+
+def claims_command(
+    split: Annotated[str, typer.Option(help="dev or test: which claims to verify.")] = "test",
+    paragraphs: Annotated[Optional[int], typer.Option(min=1, help="Paragraphs per article (test default: 4).")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON here.")] = None,
+):
+    """Claim-verification benchmark: does the verifier catch false claims and accept true ones, per kind of error?"""
+    from evals.claims import run_claims, table
+
+    if split not in ("dev", "test"):
+        fail(f"--split {split!r}: use dev or test")
+    report = run_claims(settings_from(), split, paragraphs)
+    typer.echo(table(report))
+    if json_out:
+        json_out.write_text(report.model_dump_json(indent=1), encoding="utf-8")
+
+
+def calibrate_command(
+    dataset: Annotated[Optional[str], typer.Option(
+        help="The SQuAD-format dev file (default: squad2-dev-subset).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Only dev is accepted: test halves are for reporting.")] = None,
+    max_refused: Annotated[Optional[float], typer.Option(
+        help="Share of answerable dev questions the refusal threshold may refuse out-of-fold (target: <= 0.05).",
+    )] = None,
+    max_rejected: Annotated[Optional[float], typer.Option(
+        help="Share of true dev claims the support threshold may reject, each claim set weighing the same "
+             "(target: >= 0.90 accepted).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the fitted models without writing them.")] = False,
+):
+    """Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into
+    assistant/models/judge.json (about 2.5 minutes)."""
+    from evals.calibrate import Calibration, main
+
+    main(Calibration(**given(dataset=dataset, split=split, max_refused=max_refused, max_rejected=max_rejected,
+                             dry_run=dry_run)))
+
+
+def train_reader_command(
+    claims: Annotated[Optional[int], typer.Option(min=0, help="FEVER pairs to train on.")] = None,
+    snli: Annotated[Optional[int], typer.Option(min=0, help="SNLI pairs to train on.")] = None,
+    qnli: Annotated[Optional[int], typer.Option(min=0, help="QNLI pairs to train on.")] = None,
+    pairs: Annotated[Optional[int], typer.Option(min=1, help="Training pairs sampled from the mix (~2.5-8/s here).")] = None,
+    negatives: Annotated[Optional[int], typer.Option(
+        min=0, help="Other sentences of the paragraph per SQuAD question.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="AdamW learning rate.")] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help="Pairs per training step.")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="Where the fine-tuned torch weights are kept, not shipped (default: .cache/reader-torch).")] = None,
+    export_only: Annotated[bool, typer.Option(help="Re-export the kept checkpoint, no training.")] = False,
+):
+    """Train the reader (a MiniLM cross-encoder scoring question/sentence and claim/evidence pairs) and export it to
+    int8 ONNX in assistant/models/; an hour or more on 2 cores."""
+    from evals.train_reader import Training, main
+
+    main(Training(**given(claims=claims, snli=snli, qnli=qnli, pairs=pairs, negatives=negatives, lr=lr, batch=batch,
+                          checkpoint=checkpoint, export_only=export_only)))
+
+
+def given(**options: object) -> dict[str, object]:
+    """The options the command line set (None: the run's own default)."""
+    return {name: value for name, value in options.items() if value is not None}
