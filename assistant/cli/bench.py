@@ -2,6 +2,8 @@
 benchmarks that run on their own (load, listing, tokens, reader latency) and the benchmark's child processes."""
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -43,24 +45,46 @@ def bench(
     profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
     all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
     squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Also write the targets and latency table, with this command, the date and the machine's "
+                           "load, into --doc between its two marker lines.")] = False,
+    doc: Annotated[Path, typer.Option(help="The page --markdown writes the table into.")] = Path("docs/performance.md"),
+    results_file: Annotated[Optional[Path], typer.Option(
+        "--results", help="With --markdown: write the table of this earlier bench.json instead of running.")] = None,
 ):
     """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table
     (the subcommands below are the benchmarks that run on their own)."""
     if ctx.invoked_subcommand is not None:
         return
-    from evals.bench.report import table
+    from evals.bench.report import markdown_parts, table, write_markdown
     from evals.bench.run import run_bench
 
+    if results_file is not None and not markdown:
+        fail("--results goes with --markdown")
+    try:
+        if markdown:
+            markdown_parts(doc)  # a page without the markers fails now, not after the run
+        if results_file is not None:
+            results = json.loads(results_file.read_text(encoding="utf-8"))
+            write_markdown(results, doc)
+            typer.echo(f"wrote the table of {results_file} into {doc}")
+            return
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
     scales = parse_scales(scale) if scale else None
     if memory_mb is None:
         memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
     try:
         results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
-                            subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad)
+                            subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad,
+                            command=shlex.join(["assistant", *sys.argv[1:]]))
     except (ValueError, RuntimeError) as exc:
         fail(str(exc), 1)
     typer.echo(table(results))
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
+    if markdown:
+        write_markdown(results, doc)
+        typer.echo(f"wrote the table into {doc}")
 
 
 

@@ -1,7 +1,14 @@
-"""The benchmark's output: the table `assistant bench` prints, bench.json and the latency plot bench.png."""
+"""The benchmark's output: the table `assistant bench` prints, bench.json, the latency plot bench.png, and the Markdown
+table `assistant bench --markdown` writes into docs/performance.md."""
 
 import json
+import os
+import tempfile
 from pathlib import Path
+
+# The generated table sits between these two lines of docs/performance.md; everything else there is prose.
+MARKDOWN_BEGIN = "<!-- begin: written by `assistant bench --markdown`; edits between these lines are overwritten -->"
+MARKDOWN_END = "<!-- end: written by `assistant bench --markdown` -->"
 
 
 def table(results: dict) -> str:
@@ -143,3 +150,55 @@ def plot(results: dict, path: Path) -> None:
 def write_outputs(results: dict, out: Path) -> None:
     (out / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     plot(results, out / "bench.png")
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def markdown_table(results: dict) -> str:
+    """The targets and the query latency as Markdown, under a line naming the command, the date and the load."""
+    others = results.get("other_processes_cpu")
+    load = " -> ".join(str(x[0]) if x else "?" for x in (results.get("load_before"), results.get("load_after")))
+    ingest = results["ingest"]
+    lines = [f"`{results.get('command', 'assistant bench')}`, {results.get('date', 'date not recorded')}, "
+             f"{results['seconds']:.0f} s on {results['machine'].get('cpus', '?')} CPUs; load average (1 min) {load}"
+             + ("" if others is None else f"; other processes used {100 * others:.0f}% of the CPU"
+                + (" (busy: absolute times are inflated, the side-by-side ratios hold)" if others > 0.10 else ""))
+             + f". Corpus {results['config']['corpus']}, {ingest['bytes'] / 1024:.0f} KB, {ingest['chunks']} chunks.",
+             "", "| what | measured | before | target | met |", "|---|---|---|---|---|"]
+    for row in results["targets"]:
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        lines.append(f"| {row['measure'].replace('|', '/')} | {_figure(row['value'])} | {_figure(row.get('baseline'))} "
+                     f"| {row['target']} | {met} |")
+    if results.get("latency"):
+        lines += ["", "| chunks | retrieval p50 / p95, ms | extractive answer p50 / p95, ms |", "|---|---|---|"]
+        lines += [f"| {row['chunks']} | {_figure(row['retrieval_p50_ms'])} / {_figure(row['retrieval_p95_ms'])} "
+                  f"| {_figure(row['answer_p50_ms'])} / {_figure(row['answer_p95_ms'])} |" for row in results["latency"]]
+    return "\n".join(lines)
+
+
+def markdown_parts(doc: Path) -> tuple[str, str]:
+    """The text of `doc` before its begin marker line and after its end marker line; ValueError naming the file when
+    the markers are not there once each, in order (checked before a run, so a long run never ends in it)."""
+    try:
+        text = doc.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{doc}: cannot read it ({exc.strerror or exc})") from None
+    if text.count(MARKDOWN_BEGIN) != 1 or text.count(MARKDOWN_END) != 1 or \
+            text.index(MARKDOWN_BEGIN) > text.index(MARKDOWN_END):
+        raise ValueError(f"{doc}: needs the lines {MARKDOWN_BEGIN} and {MARKDOWN_END} once each, in that order, "
+                         "where the table goes")
+    head, rest = text.split(MARKDOWN_BEGIN)
+    return head, rest.split(MARKDOWN_END)[1]
+
+
+def write_markdown(results: dict, doc: Path) -> None:
+    """Replace what stands between the two marker lines of `doc` with `markdown_table(results)`, in one rename."""
+    head, tail = markdown_parts(doc)
+    written = f"{head}{MARKDOWN_BEGIN}\n{markdown_table(results)}\n{MARKDOWN_END}{tail}"
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=doc.parent, prefix=f".{doc.name}.", delete=False) as new:
+        new.write(written)
+    os.replace(new.name, doc)

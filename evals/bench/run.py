@@ -7,6 +7,7 @@ module imports nothing heavy until a run starts, so `assistant` stays quick to s
 import os
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -61,7 +62,7 @@ def bench_settings(base, data_dir: Path, collection: str, backend: str):
 def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: Path = Path("bench-out"),
               quick: bool = False, reps: int = 3, memory_mb: float = 0.0, memory_real: bool = False,
               subprocesses: bool = True, squad: Path | None = SQUAD_SUBSET, profile: bool = False,
-              all_backends: bool = False,
+              all_backends: bool = False, command: str = "assistant bench",
               log: Callable[[str], None] = say) -> dict:
     """Run every measurement, write bench.json and bench.png into `out`, and return the results.
 
@@ -84,7 +85,8 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     base = Settings()
     counter = LoadCounter().install()
     cpu_started = _cpu_times()
-    results: dict = {"machine": _machine(), "load_before": load_average(),
+    results: dict = {"command": command, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                     "machine": _machine(), "load_before": load_average(),
                      "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
                                 "embedding_model": base.embedding_model, "k": base.k, "query_backend": base.query_backend,
                                 "parity_default": pair_name(base.embedding_backend, base.query_backend)}}

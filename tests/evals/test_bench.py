@@ -150,3 +150,58 @@ def test_quick_bench_writes_ratios_and_plot(tmp_path):
     assert saved["parity"]["peace-talks"]["questions"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "1. Ingest throughput" in report.table(results)
+
+
+PAGE = "# Performance\n\nProse before.\n\n{begin}\nan old table\n{end}\n\nProse after.\n"
+
+
+def test_markdown_table_replaces_only_what_stands_between_the_markers(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text(PAGE.format(begin=report.MARKDOWN_BEGIN, end=report.MARKDOWN_END))
+    results = fake_results() | {"command": "assistant bench --markdown", "date": "2026-12-03 15:40 UTC"}
+    report.write_markdown(results, doc)
+    text = doc.read_text()
+    assert text.startswith("# Performance\n\nProse before.\n\n") and text.endswith("\n\nProse after.\n")
+    assert "an old table" not in text
+    table = text.split(report.MARKDOWN_BEGIN)[1].split(report.MARKDOWN_END)[0]
+    assert "`assistant bench --markdown`, 2026-12-03 15:40 UTC, 300 s on 2 CPUs; load average (1 min) 0.5 -> 1.0" in table
+    assert "other processes used 2% of the CPU" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and line.count("|") == 6]
+    assert len(rows) == 1 + len(bench.TARGETS)  # the header and one row a target
+    assert "| 2 first ingest / re-ingest (same process) | 150 | - | >= 20 | yes |" in table
+    assert "| 100000 | 40.0 / 80.0 | 200 / 360 |" in table
+    report.write_markdown(results, doc)
+    assert doc.read_text() == text  # a second run rewrites the same table in the same place
+    assert [p.name for p in tmp_path.iterdir()] == ["performance.md"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("page", ["no markers\n", PAGE.format(begin=report.MARKDOWN_END, end=report.MARKDOWN_BEGIN)])
+def test_markdown_table_needs_both_markers_in_order(tmp_path, page):
+    doc = tmp_path / "performance.md"
+    doc.write_text(page)
+    with pytest.raises(ValueError, match="performance.md: needs the lines"):
+        report.write_markdown(fake_results(), doc)
+    assert doc.read_text() == page
+
+
+def test_bench_markdown_command(tmp_path, monkeypatch):
+    """--markdown --results writes an earlier run's table without running; a page without markers fails first."""
+    from assistant.cli import app
+
+    monkeypatch.setattr("evals.bench.run.run_bench", lambda *a, **k: pytest.fail("the benchmark ran"))
+    saved = tmp_path / "bench.json"
+    saved.write_text(json.dumps(fake_results()))
+    doc = tmp_path / "performance.md"
+    doc.write_text(PAGE.format(begin=report.MARKDOWN_BEGIN, end=report.MARKDOWN_END))
+    result = CliRunner().invoke(app, ["bench", "--markdown", "--doc", str(doc), "--results", str(saved)])
+    assert result.exit_code == 0, result.output
+    assert "| 2 first ingest / re-ingest (same process) | 150 |" in doc.read_text()
+    doc.write_text("no markers\n")
+    result = CliRunner().invoke(app, ["bench", "--markdown", "--doc", str(doc)])
+    assert result.exit_code == 2 and "needs the lines" in result.output
+
+
+def test_the_performance_page_has_the_markers():
+    from pathlib import Path
+
+    report.markdown_parts(Path(__file__).resolve().parents[2] / "docs" / "performance.md")
