@@ -240,12 +240,14 @@ def serve(
 @app.command()
 @with_settings(STORE, ANSWERING)
 def mcp(
-    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
+    http: Annotated[bool, typer.Option(
+        "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on with --http.")] = 8765,
     *, settings: Settings,
 ):
-    """Serve the documents to an MCP host (Claude Desktop, IDE assistants, agents): tools search, ask, list_documents."""
+    """Serve the documents to an MCP host (Claude Desktop, IDE assistants, agents): tools search, ask,
+    list_documents."""
     from assistant.mcp_server import run
 
     if http and not is_loopback(host):

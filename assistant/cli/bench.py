@@ -30,21 +30,27 @@ def parse_scales(text: str) -> list[int]:
 @bench_app.callback(invoke_without_command=True)
 def bench(
     ctx: typer.Context,
-    corpus: Annotated[Optional[Path], typer.Option(help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(
+        help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
     scale: Annotated[Optional[str], typer.Option(help="Collection sizes for query latency, comma-separated "
                                                  "(default 1000,10000,100000; --quick: 150,400).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.png.")] = Path("bench-out"),
-    quick: Annotated[bool, typer.Option(help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
+    quick: Annotated[bool, typer.Option(
+        help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
     reps: Annotated[int, typer.Option(min=1, help="Repetitions of each measurement; ingest splits the corpus into "
                                                   "2 x REPS interleaved parts.")] = 3,
     memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus (~115k chunks) with "
                                               "the real encoder: about an hour on 2 cores.")] = False,
     memory_mb: Annotated[Optional[float], typer.Option(
         help=f"Size of the memory run's generated corpus in MB (0: skip). Without --memory the encoder is stubbed, so "
-             f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,
-    profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
-    all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
-    squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
+             f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; "
+             "--quick: 0).")] = None,
+    profile: Annotated[bool, typer.Option(
+        help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
+    all_backends: Annotated[bool, typer.Option(
+        "--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
+    squad: Annotated[Path, typer.Option(
+        help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="Also write the targets and latency table, with this command, the date and the machine's "
                            "load, into --doc between its two marker lines.")] = False,
@@ -90,14 +96,16 @@ def bench(
 
 @bench_app.command()
 def load(
-    clients: Annotated[int, typer.Option(min=1, max=64, help="Concurrent clients per target (8-16 is the target range).")] = 8,
+    clients: Annotated[int, typer.Option(
+        min=1, max=64, help="Concurrent clients per target (8-16 is the target range).")] = 8,
     seconds: Annotated[float, typer.Option(min=0.1, help="Seconds of load per target.")] = 60.0,
     max_requests: Annotated[int, typer.Option(min=1, help="Requests per target at most.")] = 20000,
     url: Annotated[Optional[str], typer.Option(help="A running chat page (127.0.0.1); default: start one.")] = None,
     pid: Annotated[Optional[int], typer.Option(help="The running chat page's process id, for its memory.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Store for the started chat page and the API.")] = None,
     collection: Annotated[Optional[str], typer.Option(help="Collection name.")] = None,
-    max_rss_growth_mb: Annotated[float, typer.Option(help="Allowed RSS growth after warm-up, MB.")] = DEFAULT_RSS_GROWTH_MB,
+    max_rss_growth_mb: Annotated[float, typer.Option(
+        help="Allowed RSS growth after warm-up, MB.")] = DEFAULT_RSS_GROWTH_MB,
     only: Annotated[Optional[str], typer.Option(help="gradio or api (default both).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
 ):

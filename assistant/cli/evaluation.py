@@ -6,16 +6,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.cli.console import fail, settings_from
+from assistant.cli.console import ANSWERING, fail, settings_from, with_settings
+from assistant.settings import Settings
 
 # The offline runs' defaults live on their option objects in evals, whose modules take seconds to import: an option
 # left out here (None) takes that default.
 
 
+@with_settings(ANSWERING)
 def eval_command(
     dataset: Annotated[str, typer.Option(help="A bundled set's name, or a .jsonl / SQuAD .json file.")] = "peace-talks",
     format: Annotated[Optional[str], typer.Option(help="jsonl or squad (default: from the file name).")] = None,
-    corpus: Annotated[Optional[Path], typer.Option(help="Documents of a .jsonl set (default: the folder named like the file).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(
+        help="Documents of a .jsonl set (default: the folder named like the file).")] = None,
     split: Annotated[Optional[str], typer.Option(help="dev or test: ask only that half of a bundled set.")] = None,
     exclude_articles: Annotated[Optional[str], typer.Option(
         help="SQuAD: comma-separated article titles to leave out ('' for none; default for squad2-cs224n-dev: "
@@ -23,20 +26,22 @@ def eval_command(
     holdout_articles: Annotated[int, typer.Option(
         min=0, help="SQuAD: keep the last N articles out of the collection and ask their answerable questions, "
                     "which should then be refused (category out-of-collection).")] = 0,
-    category: Annotated[Optional[list[str]], typer.Option(help="Ask only the items of this category (repeatable).")] = None,
+    category: Annotated[Optional[list[str]], typer.Option(
+        help="Ask only the items of this category (repeatable).")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Ask only N items, spread evenly over the set.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="extractive or llm.")] = None,
-    llm: Annotated[Optional[str], typer.Option(help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")] = None,
-    k: Annotated[Optional[int], typer.Option(help="Passages to retrieve.")] = None,
-    judge: Annotated[Optional[str], typer.Option(help="provider:model of an LLM that also grades answers (optional).")] = None,
+    judge: Annotated[Optional[str], typer.Option(
+        help="provider:model of an LLM that also grades answers (optional).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and report.html.")] = Path("eval-out"),
     compare: Annotated[Optional[Path], typer.Option(help="An earlier report.json to show deltas against.")] = None,
     fail_under: Annotated[Optional[list[str]], typer.Option(
         help="METRIC=VALUE: exit 1 when METRIC is worse than VALUE (repeatable; names in evals/README.md).")] = None,
     suite: Annotated[bool, typer.Option(
-        help="Run the whole evaluation (evals/suite.py) and print one table; takes --mode, --llm, --k, --out, --external.")] = False,
+        help="Run the whole evaluation (evals/suite.py) and print one table; takes --mode, --llm, --k, --out, "
+             "--external.")] = False,
     external: Annotated[Optional[Path], typer.Option(
-        help="--suite: the folder holding squad2-cs224n-dev/ (default: ../shared/external-eval beside the project).")] = None,
+        help="--suite: the folder holding squad2-cs224n-dev/ (default: ../shared/external-eval beside the "
+             "project).")] = None,
+    *, settings: Settings,
 ):
     """Score the assistant on a question set: retrieval, answers, citations, refusals, latency."""
     from assistant.errors import AssistantError
@@ -45,7 +50,6 @@ def eval_command(
     from evals.harness import metric_names, run_eval
     from evals.report import load_metrics, summary, write_reports
 
-    settings = settings_from(mode=mode, llm=llm, k=k)
     if suite:
         from evals.suite import run_suite, suite_sections
 
@@ -123,7 +127,8 @@ def train_reader_command(
     claims: Annotated[Optional[int], typer.Option(min=0, help="FEVER pairs to train on.")] = None,
     snli: Annotated[Optional[int], typer.Option(min=0, help="SNLI pairs to train on.")] = None,
     qnli: Annotated[Optional[int], typer.Option(min=0, help="QNLI pairs to train on.")] = None,
-    pairs: Annotated[Optional[int], typer.Option(min=1, help="Training pairs sampled from the mix (~2.5-8/s here).")] = None,
+    pairs: Annotated[Optional[int], typer.Option(
+        min=1, help="Training pairs sampled from the mix (~2.5-8/s here).")] = None,
     negatives: Annotated[Optional[int], typer.Option(
         min=0, help="Other sentences of the paragraph per SQuAD question.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="AdamW learning rate.")] = None,

@@ -1,4 +1,4 @@
-"""The benchmark: its pieces on made-up figures (fast), and its quickest real run end to end (slow). No timed assertions."""
+"""The benchmark: its pieces on made-up figures (fast), its quickest real run end to end (slow). No timed assertions."""
 
 import json
 
@@ -39,7 +39,8 @@ def fake_results() -> dict:
         "cold_start": {"answer_s": 1.2, "exit_s": 1.4, "peak_rss_mb": 300.0, "floor_s": 10.0, "answer_vs_floor": 0.12,
                        "import_s": {"assistant.cli": 0.3, "assistant.api": 0.9}},
         "cold_start_at_max": {"answer_s": 9.0, "exit_s": 9.5, "answer_vs_floor": 0.9},
-        "chat": {"available": True, "start_s": 4.0, "first_answer_s": 0.3, "gradio": {str(n): {"answers_per_s": 5.0, "slowest_s": 1.0} for n in (1, 4, 8)},
+        "chat": {"available": True, "start_s": 4.0, "first_answer_s": 0.3,
+                 "gradio": {str(n): {"answers_per_s": 5.0, "slowest_s": 1.0} for n in (1, 4, 8)},
                  "openai": {str(n): {"answers_per_s": 6.5, "slowest_s": 1.5} for n in (1, 4, 8)},
                  "after_first": {"rss_mb": 500.0, "peak_rss_mb": 520.0}, "after_all": {"rss_mb": 900.0}},
         "latency": latency,
@@ -164,7 +165,8 @@ def test_markdown_table_replaces_only_what_stands_between_the_markers(tmp_path):
     assert text.startswith("# Performance\n\nProse before.\n\n") and text.endswith("\n\nProse after.\n")
     assert "an old table" not in text
     table = text.split(report.MARKDOWN_BEGIN)[1].split(report.MARKDOWN_END)[0]
-    assert "`assistant bench --markdown`, 2026-12-03 15:40 UTC, 300 s on 2 CPUs; load average (1 min) 0.5 -> 1.0" in table
+    assert "`assistant bench --markdown`, 2026-12-03 15:40 UTC, 300 s on 2 CPUs; load average (1 min) 0.5 -> 1.0" \
+        in table
     assert "other processes used 2% of the CPU" in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and line.count("|") == 6]
     assert len(rows) == 1 + len(bench.TARGETS)  # the header and one row a target

@@ -21,8 +21,8 @@ def test_eval_command_gates(tmp_path, monkeypatch):
     passing = run("--fail-under", "answer.contains=0.9", "--fail-under", "latency.total.p95=5")
     assert passing.exit_code == 0, passing.output
     assert "answer.contains" in passing.output and (tmp_path / "report.html").is_file()
-    failing = run("--fail-under", "answer.contains=0.9", "--fail-under", "refusal.recall=0.9", "--fail-under", "latency.total.p95=0.5",
-                  "--compare", str(tmp_path / "report.json"))
+    failing = run("--fail-under", "answer.contains=0.9", "--fail-under", "refusal.recall=0.9",
+                  "--fail-under", "latency.total.p95=0.5", "--compare", str(tmp_path / "report.json"))
     assert failing.exit_code == 1
     assert "FAIL refusal.recall = 0 < 0.9" in failing.output and "FAIL latency.total.p95 = 1 > 0.5" in failing.output
     assert "FAIL answer.contains" not in failing.output
@@ -32,7 +32,7 @@ def test_eval_command_gates(tmp_path, monkeypatch):
 
 
 def test_every_entry_point_is_a_command_with_help():
-    """One `assistant` command: each entry point is a command or a bench subcommand, and its --help says what it does."""
+    """One `assistant` command: each entry point is a command or a bench subcommand; its --help says what it does."""
     from assistant.cli import app
 
     commands = {
