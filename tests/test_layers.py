@@ -2,6 +2,7 @@
 no module imports, even lazily inside a function, one that imports it back."""
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ def module_name(path: Path, root: Path = ROOT) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache  # every test reads the same tree: parse it once
 def import_graph(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
     """Each project module -> the project modules it imports anywhere in its body (top level or in a function)."""
     files = {module_name(p, root): p for package in packages for p in (root / package).rglob("*.py")}
