@@ -4,7 +4,9 @@ import re
 from dataclasses import dataclass
 
 from assistant.answerability import addresses_assistant, is_heading, open_quote
-from assistant.judge import ANSWER_FEATURES, AnswerJudge, Judgement, Sentence, sentences_of
+from assistant.fitted import ANSWER_FEATURES
+from assistant.judge import AnswerJudge, Judgement
+from assistant.sentences import Sentence, sentences_of
 from assistant.types import CITATION_MARKER, Passage, marker_numbers, strip_markers
 from ingest.chunking import sentence_spans
 from ingest.structure import is_markup, is_row_or_item

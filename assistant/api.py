@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import AsyncIterator, Iterator, TypedDict
 
@@ -19,9 +18,10 @@ from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
 from assistant.history import History
-from assistant.judge import AnswerJudge, load_models
+from assistant.fitted import load_models
+from assistant.judge import AnswerJudge
 from assistant.reader import Reader, get_reader
-from assistant.retrieval import HybridRetriever, LexicalIndex, Terms, scope_of
+from assistant.retrieval import HybridRetriever, LexicalIndex, scope_of, shared_terms
 from assistant.settings import Settings
 from assistant.types import UNPRINTABLE, Answer, DocumentInfo, Passage, strip_markers
 from assistant.verify import Verifier
@@ -60,11 +60,6 @@ class Turn:
     on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
-@lru_cache(maxsize=1)
-def _terms() -> Terms:
-    return Terms()
-
-
 _lexical_indexes: dict[tuple[str, str], LexicalIndex] = {}
 
 
@@ -75,7 +70,7 @@ def _lexical(store: Store, data_dir: Path) -> LexicalIndex:
     if key not in _lexical_indexes:
         digest = hashlib.sha256(f"{store.where}\0{store.name}".encode()).hexdigest()[:12]
         folder = data_dir / "lexical" / f"{store.name}-{digest}"
-        _lexical_indexes.setdefault(key, LexicalIndex(store, _terms(), folder))
+        _lexical_indexes.setdefault(key, LexicalIndex(store, shared_terms(), folder))
     return _lexical_indexes[key]
 
 
@@ -113,7 +108,8 @@ class Assistant(Runnable[str | Question, Answer]):
         self.embedder.query_vector("warm up")
         return self
 
-    def _idf(self, term: str) -> float:
+    def idf(self, term: str) -> float:
+        """The BM25 IDF of a term in this collection."""
         return self.retriever.lexical.idf(term)
 
     # -- the chain's stages ---------------------------------------------------------------------------------
@@ -153,7 +149,7 @@ class Assistant(Runnable[str | Question, Answer]):
     def answerer(self) -> ExtractiveAnswerer:
         """The extractive answerer (its judge ranks sentences and decides refusal), built once per Assistant."""
         if self._answerer is None:
-            judge = AnswerJudge(self.embedder, _terms(), self._idf, load_models(), self.settings.refuse_threshold,
+            judge = AnswerJudge(self.embedder, shared_terms(), self.idf, load_models(), self.settings.refuse_threshold,
                                 self._reader())
             self._answerer = ExtractiveAnswerer(judge, self.settings.max_answer_sentences)
         return self._answerer
@@ -161,7 +157,7 @@ class Assistant(Runnable[str | Question, Answer]):
     def verifier(self) -> Verifier:
         """The citation verifier, built once per Assistant."""
         if self._verifier is None:
-            self._verifier = Verifier(self.embedder, _terms(), self._idf, self.settings.support_threshold,
+            self._verifier = Verifier(self.embedder, shared_terms(), self.idf, self.settings.support_threshold,
                                       self.settings.drop_unsupported, reader=self._reader())
         return self._verifier
 

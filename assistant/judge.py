@@ -1,124 +1,18 @@
-"""Does this sentence answer this question, and does any? Reading signals combined by logistic models fitted on dev data."""
+"""Does this sentence answer this question, and does any? Reading signals combined by the fitted models."""
 
-import json
-from dataclasses import asdict, dataclass
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from assistant.answerability import asked_slot, focus_words, holds_slot, names, numbers
-from assistant.errors import AssistantError
+from assistant.fitted import ANSWER_FEATURES, Models
 from assistant.reader import Reader
+from assistant.sentences import Sentence, coverage, function_terms, neighbours, vectors_of
 from assistant.types import Passage
-from ingest.chunking import sentence_spans
-from ingest.structure import unit_text
 
-MODEL_FILE = Path(__file__).parent / "models" / "judge.json"
-ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot_found", "slot_missing",
-                   "new_content", "names_found", "key_term_missing", "unknown_terms", "focus_missing",
-                   "numbers_found", "reader")
 RESCORED = 12  # candidates the reader reads (the best by similarity and coverage): its cost is per sentence
-# The refusal decision reads the best sentence's answer probability beside that sentence's own signals, and whether
-# any candidate at all holds what the question asks for (a price, a date, a person...).
-REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
 _UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
-
-
-@dataclass(frozen=True)
-class Logistic:
-    """A fitted logistic regression over named features; applying it is a dot product."""
-
-    features: tuple[str, ...]
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float  # probability at or above which the decision is "yes"
-
-    def over(self, names: tuple[str, ...]) -> "Logistic":
-        """The same model over `names`, a signal it was not fitted on weighing 0 (a model file from before it)."""
-        if names == self.features:
-            return self
-        given = dict(zip(self.features, self.weights))
-        if set(given) - set(names):
-            raise ValueError(f"signals {sorted(set(given) - set(names))} are not computed any more")
-        return Logistic(names, tuple(given.get(n, 0.0) for n in names), self.bias, self.threshold)
-
-    def probability(self, rows: np.ndarray) -> np.ndarray:
-        if len(rows) == 0:
-            return np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-(np.asarray(rows, float) @ np.array(self.weights) + self.bias)))
-
-
-@dataclass(frozen=True)
-class Models:
-    """The calibrated decisions: does a sentence answer a question (ranks the sentences), does the best one answer
-    it at all (else refuse), does a passage support a claim."""
-
-    answer: Logistic
-    refuse: Logistic
-    support: Logistic
-
-    def save(self, path: Path = MODEL_FILE) -> None:
-        path.write_text(json.dumps({k: asdict(getattr(self, k)) for k in _KINDS}, indent=1) + "\n", encoding="utf-8")
-
-
-_KINDS = ("answer", "refuse", "support")
-# The verifier's signals, named here so a model file can be checked against them without importing the verifier.
-SUPPORT_FEATURES = ("cosine", "coverage", "key_term_missing", "numbers_missing", "names_missing", "polarity_differs",
-                    "antonym", "swapped", "reader")
-_FEATURES = {"answer": ANSWER_FEATURES, "refuse": REFUSAL_FEATURES, "support": SUPPORT_FEATURES}
-
-
-@cache
-def load_models(path: Path = MODEL_FILE) -> Models:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        models = Models(*(Logistic(**{**data[k], "features": tuple(data[k]["features"]),
-                                          "weights": tuple(data[k]["weights"])}).over(_FEATURES[k]) for k in _KINDS))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AssistantError(f"{path}: not a judge model file ({exc}); run `python -m evals.calibrate`") from None
-    return models
-
-
-@dataclass(frozen=True)
-class Sentence:
-    passage: int
-    start: int  # offsets into the passage text
-    end: int
-    text: str
-
-
-def sentences_of(passages: list[Passage]) -> list[Sentence]:
-    """Each passage's units, as judged: a table row with its headers, a list item under its heading (unit_text)."""
-    return [Sentence(i, s, e, unit_text(p, s, e)) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
-
-
-def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
-    """Unit vectors of passage sentences: those ingest stored with the chunks, the rest (chunks stored before sentence
-    vectors existed, or sentences across a chunk boundary) embedded now."""
-    # A stored vector is of the text as written: a unit judged with its headers or heading is embedded now.
-    rows = [passages[s.passage].sentence_vector(s.start, s.end)
-            if s.text == passages[s.passage].text[s.start:s.end] else None for s in sentences]
-    missing = [i for i, row in enumerate(rows) if row is None]
-    if missing:
-        for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):
-            rows[i] = row
-    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
-
-
-def coverage(query_terms: list[str], terms: set[str], idf: Callable[[str], float]) -> float:
-    """IDF-weighted share of the query's terms found in `terms`."""
-    wanted = set(query_terms)
-    total = sum(idf(t) for t in wanted)
-    return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
-
-
-def function_terms(terms: Callable[[str], list[str]]) -> frozenset[str]:
-    """Stemmed function words ("has", "what", "which"): never key terms, however rare in a small collection."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return frozenset(terms(" ".join(STOPWORDS_EN_PLUS)))
 
 
 def refusal_row(scores: np.ndarray, features: np.ndarray, best: int) -> np.ndarray:
@@ -126,11 +20,6 @@ def refusal_row(scores: np.ndarray, features: np.ndarray, best: int) -> np.ndarr
     slot is missing from every candidate."""
     nowhere = features[:, ANSWER_FEATURES.index("slot_missing")].all()
     return np.concatenate([[scores[best]], features[best], [float(nowhere)]])
-
-
-def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:
-    """The sentence with the one before and after it in the same passage."""
-    return [s for s in sentences[max(0, index - 1): index + 2] if s.passage == sentences[index].passage]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import shutil
 import threading
 from collections.abc import Collection
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -82,6 +83,12 @@ class Terms:
 
     def __call__(self, text: str) -> list[str]:
         return [self._stem(w) for w in _WORD.findall(text.lower()) if w not in self._stop]
+
+
+@lru_cache(maxsize=1)
+def shared_terms() -> Terms:
+    """The one Terms of a process: its stemmer loads once."""
+    return Terms()
 
 
 def bm25_idf(n: int, df: int) -> float:

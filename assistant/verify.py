@@ -8,7 +8,8 @@ import numpy as np
 
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
-from assistant.judge import SUPPORT_FEATURES, Logistic, coverage, function_terms, load_models, sentences_of, vectors_of
+from assistant.fitted import SUPPORT_FEATURES, Logistic, load_models
+from assistant.sentences import coverage, function_terms, sentences_of, vectors_of
 from assistant.reader import Reader
 from assistant.types import Citation, Passage
 

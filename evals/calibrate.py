@@ -22,7 +22,8 @@ from numpy.typing import ArrayLike
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.api import Assistant
-from assistant.judge import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models, refusal_row
+from assistant.fitted import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models
+from assistant.judge import refusal_row
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
 from evals.claims import DEV_SQUAD, TEST_SQUAD, claim_sets, passage_of, verifier_for

@@ -244,13 +244,13 @@ def claim_sets(split: str, paragraphs: int | None = None) -> list[ClaimSet]:
 
 def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     """A Verifier whose term weights come from the claim set's own documents (no store needed)."""
-    from assistant.api import _terms
+    from assistant.retrieval import shared_terms
     from assistant.retrieval import bm25_idf
     from assistant.reader import get_reader
     from assistant.verify import Verifier
     from ingest.embedding import get_embedder
 
-    terms = _terms()
+    terms = shared_terms()
     df = Counter(t for text in claims.documents.values() for t in set(terms(text)))
     n = len(claims.documents)
     query = settings.query_backend  # the embedder an Assistant with these settings verifies with

@@ -24,3 +24,14 @@ def mean(values: Iterable[float | None]) -> float | None:
     """The mean of the values that apply (not None)."""
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
+
+
+def auc(labels, values) -> float:
+    """Area under the ROC curve: the chance a positive scores above a negative (ties half); nan without both."""
+    import numpy as np
+
+    labels, values = np.asarray(labels), np.asarray(values, float)
+    pos, neg = values[labels == 1], values[labels == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean())

@@ -14,6 +14,7 @@ import numpy as np
 from assistant.answerability import asked_slot, holds_slot, names, numbers
 from assistant.reader import CHECK_FILE, MAX_TOKENS, MODEL_FILE, claim_input, question_input
 from assistant.settings import DEFAULT_EMBEDDING_MODEL
+from evals.stats import auc
 from ingest.chunking import sentence_spans
 from ingest.embedding import resolve_model_path
 
@@ -186,13 +187,6 @@ def scores(model, tokenizer, rows: list[Pair], size: int = 64) -> np.ndarray:
         for i in range(0, len(rows), size):
             out.append(model(**encode(tokenizer, rows[i:i + size])).logits[:, 0].numpy())
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def auc(labels: np.ndarray, values: np.ndarray) -> float:
-    pos, neg = values[labels == 1], values[labels == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    return float(((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()))
 
 
 def report(model, tokenizer, held: dict) -> dict:

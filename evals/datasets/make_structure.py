@@ -15,16 +15,21 @@ ROTA = [("Day", "Opening shift", "Closing shift", "First aid"),
         ("Friday", "Ana Costa", "Dev Mistry", "Ana Costa")]
 
 
+def add_table(doc, rows: list[tuple[str, ...]]) -> None:
+    """A DOCX table of `rows`, the first being the header row."""
+    table = doc.add_table(rows=len(rows), cols=len(rows[0]))
+    for row, values in zip(table.rows, rows):
+        for cell, value in zip(row.cells, values):
+            cell.text = value
+
+
 def write_docx(path: Path) -> None:
     doc = Document()
     doc.add_heading("Millbrook Library: Staff Handbook", level=0)
     doc.add_paragraph("This handbook is for all staff and volunteers at Millbrook Library. It is reviewed every June.")
     doc.add_heading("Weekly rota", level=1)
     doc.add_paragraph("The rota below applies from 2 June 2025.")
-    table = doc.add_table(rows=len(ROTA), cols=len(ROTA[0]))
-    for row, values in zip(table.rows, ROTA):
-        for cell, value in zip(row.cells, values):
-            cell.text = value
+    add_table(doc, ROTA)
     doc.add_heading("Closing checklist", level=1)
     for item in ["Switch off the public computers", "Lock the side door to the car park",
                  "Set the alarm with code 4471", "Leave the returns trolley by the front desk"]:

@@ -11,7 +11,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.answer import REFUSAL
 from assistant.answerability import addresses_assistant, asked_slot, holds_slot, is_heading, names, numbers
-from assistant.judge import load_models
+from assistant.fitted import load_models
 from assistant.types import Passage
 from assistant.verify import Verdict
 from ingest import ingest_paths
@@ -236,10 +236,10 @@ def bridge() -> list[Passage]:
 
 @pytest.fixture(scope="module")
 def verifier(reader):
-    from assistant.api import _terms
+    from assistant.retrieval import shared_terms
     from assistant.verify import Verifier
 
-    return Verifier(reader.embedder, _terms(), reader._idf, None, drop_unsupported=False)
+    return Verifier(reader.embedder, shared_terms(), reader.idf, None, drop_unsupported=False)
 
 
 @pytest.mark.parametrize("claim", TRUE_CLAIMS)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from assistant.answerability import asked_slot, holds_slot
-from assistant.judge import REFUSAL_FEATURES, AnswerJudge, Logistic, Models, Sentence, load_models
+from assistant.fitted import REFUSAL_FEATURES, Logistic, Models, load_models
+from assistant.judge import AnswerJudge
+from assistant.sentences import Sentence
 from assistant.types import Passage
 
 
@@ -78,13 +80,13 @@ def test_the_refusal_is_one_fitted_decision_over_the_best_sentence():
 
 def test_when_the_lead_lacks_what_was_asked_the_answer_goes_on_with_the_next_sentence_that_holds_it():
     from assistant.answer import ExtractiveAnswerer
-    from assistant.api import _terms
+    from assistant.retrieval import shared_terms
 
     text = ("Stand the unit upright on a flat, level floor. Wait at least 2 hours before switching it on if the unit "
             "has been transported lying down. This lets the refrigerant settle back into the compressor.")
     passage = Passage(source="manual.md", title="Manual", text=text, start=0, end=len(text), line_start=1, line_end=1)
     models = load_models()
-    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, models, 0.0)
+    judge = AnswerJudge(_Embedder(), shared_terms(), lambda term: 1.0, models, 0.0)
     draft = ExtractiveAnswerer(judge, 2).draft(
         "Why should you wait before switching on a dehumidifier that was transported lying down?", [passage])
     assert [c.text for c in draft.claims][-1] == "This lets the refrigerant settle back into the compressor.", draft
@@ -106,13 +108,14 @@ def test_the_focus_of_a_question_is_the_word_naming_what_it_asks_about(question,
 
 def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
     """Near-misses: "How many students can enrol?" against a sentence about the course's credits and rooms."""
-    from assistant.api import _terms
-    from assistant.judge import ANSWER_FEATURES, sentences_of
+    from assistant.retrieval import shared_terms
+    from assistant.fitted import ANSWER_FEATURES
+    from assistant.sentences import sentences_of
 
     text = "ENVS 214 is taught in the Hartley Building. It carries 3 credits. Up to 40 students can enrol."
     passage = Passage(source="s.md", title="Syllabus", text=text, start=0, end=len(text), line_start=1, line_end=1)
     sentences = sentences_of([passage])
-    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, load_models())
+    judge = AnswerJudge(_Embedder(), shared_terms(), lambda term: 1.0, load_models())
     rows = judge.features("How many students can enrol in ENVS 214?", sentences, [0, 2], [passage])
     focus = ANSWER_FEATURES.index("focus_missing")
     assert rows[0, focus] == 1.0 and rows[1, focus] == 0.0
@@ -121,12 +124,13 @@ def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
 
 def test_a_version_the_passage_never_names_is_another_entity():
     """'When will Ledgerly 4.4.0 be released?' against a thread about 4.2.3: its names match, its version does not."""
-    from assistant.api import _terms
-    from assistant.judge import ANSWER_FEATURES, sentences_of
+    from assistant.retrieval import shared_terms
+    from assistant.fitted import ANSWER_FEATURES
+    from assistant.sentences import sentences_of
 
     text = "We expect to release Ledgerly 4.2.3 in the week of 17 March."
     passage = Passage(source="t.txt", title="Thread", text=text, start=0, end=len(text), line_start=1, line_end=1)
-    judge = AnswerJudge(_Embedder(), _terms(), lambda term: 1.0, load_models())
+    judge = AnswerJudge(_Embedder(), shared_terms(), lambda term: 1.0, load_models())
     features = dict(zip(ANSWER_FEATURES, judge.features("When will Ledgerly 4.4.0 be released?", sentences_of([passage]),
                                                         [0], [passage])[0]))
     assert features["names_found"] == 1.0 and features["numbers_found"] == 0.0

@@ -5,7 +5,7 @@ import pytest
 
 from assistant import Assistant, Passage
 from assistant.answer import REFUSAL, Claim, Draft
-from assistant.api import _terms
+from assistant.retrieval import shared_terms
 from assistant.verify import Verifier
 from tests.helpers import MARKERS, WITKOFF_Q, sentences, unmarked
 
@@ -15,7 +15,7 @@ from tests.helpers import MARKERS, WITKOFF_Q, sentences, unmarked
 @pytest.fixture(scope="module")
 def verifier(sample_bot) -> Verifier:
     s = sample_bot.settings
-    return Verifier(sample_bot.embedder, _terms(), sample_bot._idf, s.support_threshold, drop_unsupported=False)
+    return Verifier(sample_bot.embedder, shared_terms(), sample_bot.idf, s.support_threshold, drop_unsupported=False)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_verifier_attributes_an_uncited_sentence_to_the_passage_that_supports_it
 
 def test_verifier_drops_unsupported_sentences_when_asked(sample_bot, witkoff_passages):
     s = sample_bot.settings
-    dropping = Verifier(sample_bot.embedder, _terms(), sample_bot._idf, s.support_threshold, drop_unsupported=True)
+    dropping = Verifier(sample_bot.embedder, shared_terms(), sample_bot.idf, s.support_threshold, drop_unsupported=True)
     draft = Draft((Claim("Steve Witkoff met Putin in Moscow.", (1,)), Claim("Witkoff met Putin 12 times.", (1,))))
     text, citations, unsupported, refused = dropping.verify(draft, witkoff_passages)
     assert text == "Steve Witkoff met Putin in Moscow [1]." and unsupported == ["Witkoff met Putin 12 times."]

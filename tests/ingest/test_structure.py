@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer import ExtractiveAnswerer
-from assistant.judge import ANSWER_FEATURES, Judgement, sentences_of
+from assistant.fitted import ANSWER_FEATURES
+from assistant.judge import Judgement
+from assistant.sentences import sentences_of
 from assistant.types import Passage
 from ingest.chunking import sentence_spans
 from ingest.loaders import load_document

@@ -1,0 +1,56 @@
+"""Candidate sentences as the judge and the verifier read them: the units of passages, their vectors, and the
+term-coverage helpers both use."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from assistant.types import Passage
+from ingest.chunking import sentence_spans
+from ingest.structure import unit_text
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: int
+    start: int  # offsets into the passage text
+    end: int
+    text: str
+
+
+def sentences_of(passages: list[Passage]) -> list[Sentence]:
+    """Each passage's units, as judged: a table row with its headers, a list item under its heading (unit_text)."""
+    return [Sentence(i, s, e, unit_text(p, s, e)) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)]
+
+
+def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
+    """Unit vectors of passage sentences: those ingest stored with the chunks, the rest (chunks stored before sentence
+    vectors existed, or sentences across a chunk boundary) embedded now."""
+    # A stored vector is of the text as written: a unit judged with its headers or heading is embedded now.
+    rows = [passages[s.passage].sentence_vector(s.start, s.end)
+            if s.text == passages[s.passage].text[s.start:s.end] else None for s in sentences]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):
+            rows[i] = row
+    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def coverage(query_terms: list[str], terms: set[str], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the query's terms found in `terms`."""
+    wanted = set(query_terms)
+    total = sum(idf(t) for t in wanted)
+    return sum(idf(t) for t in wanted if t in terms) / total if total else 0.0
+
+
+def function_terms(terms: Callable[[str], list[str]]) -> frozenset[str]:
+    """Stemmed function words ("has", "what", "which"): never key terms, however rare in a small collection."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(terms(" ".join(STOPWORDS_EN_PLUS)))
+
+
+def neighbours(sentences: list[Sentence], index: int) -> list[Sentence]:
+    """The sentence with the one before and after it in the same passage."""
+    return [s for s in sentences[max(0, index - 1): index + 2] if s.passage == sentences[index].passage]
