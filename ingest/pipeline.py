@@ -147,7 +147,8 @@ class Ingestor:
         for item in pending:
             if item.new:
                 encoded = [next(vectors) for _ in item.new]
-                self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded], [c.text for c in item.new],
+                self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded],
+                                  [c.text for c in item.new],
                                   [item.metadata(c, packed) for c, (_, packed) in zip(item.new, encoded)])
             new_ids = {c.id for c in item.new}
             kept = [c for c in item.chunks if c.id not in new_ids]

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 from assistant.settings import Settings
-from ingest import IngestReport, Ingestor
+from ingest import Ingestor, IngestReport
 from ingest.embedding import Embedder
 
 # The backend the fake records in a collection's identity: a store it filled never passes for a real model's.

@@ -1,7 +1,8 @@
 """How long the document listing takes on a large collection: `assistant bench listing --documents N --chunks N`.
 
 Writes DOCS documents of CHUNKS chunks each (random vectors: the listing reads metadata only) into a fresh embedded
-store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's sorted, paged listing of it."""
+store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's sorted, paged listing of
+it."""
 
 import random
 import shutil

@@ -72,7 +72,10 @@ def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_re
         thread.join(seconds + 600)  # a request in flight at the deadline may finish; a hung one is reported
     wall = time.perf_counter() - started
     hung = sum(thread.is_alive() for thread in threads)
-    ms = lambda q: None if not latencies else round(1000 * percentile(latencies, q), 1)
+
+    def ms(q: float) -> float | None:
+        return None if not latencies else round(1000 * percentile(latencies, q), 1)
+
     return {
         "clients": clients, "seconds": round(wall, 2), "requests": sent[0], "answers": len(latencies),
         "errors": len(errors) + hung, "error_samples": sorted(set(errors))[:5] + (["hung clients"] if hung else []),
@@ -95,7 +98,8 @@ def _measured(run: Callable[[], dict], watch: RssSampler, warm_up: Callable[[], 
     result = run()
     after = watch.now()
     result.update(rss_after_warm_up_mb=round(before / MB, 1), rss_end_mb=round(after / MB, 1),
-                  rss_peak_mb=round(max(rss for _, rss in watch.points) / MB, 1), rss_growth_mb=round((after - before) / MB, 1))
+                  rss_peak_mb=round(max(rss for _, rss in watch.points) / MB, 1),
+                  rss_growth_mb=round((after - before) / MB, 1))
     return result
 
 
@@ -121,7 +125,10 @@ def load_gradio(url: str, pid: int | None, clients: int, seconds: float, max_req
     import os
 
     connections = [gradio_client(url, auth) for _ in range(clients)]
-    ask = lambda n, q: connections[n].predict(q, api_name="/ask")
+
+    def ask(n: int, q: str):
+        return connections[n].predict(q, api_name="/ask")
+
     with RssSampler(pid or os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
@@ -136,7 +143,10 @@ def load_api(settings, clients: int, seconds: float, max_requests: int, question
     from assistant.api import Assistant
 
     bots = [Assistant(settings) for _ in range(clients)]
-    ask = lambda n, q: bots[n].ask(q)
+
+    def ask(n: int, q: str):
+        return bots[n].ask(q)
+
     with RssSampler(os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
@@ -171,7 +181,8 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
             else:
                 from evals.bench.proc import chat_server
 
-                with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, page, _):
+                with chat_server(settings.data_dir, settings.collection,
+                                 settings.embedding_backend) as (process, page, _):
                     log(f"load: {clients} gradio clients on {page.rstrip('/')}/ask for {seconds:g} s")
                     results["gradio"] = load_gradio(page, process.pid, clients, seconds, max_requests)
         if "api" in targets:
@@ -184,7 +195,8 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
         if name in results:
             r = results[name]
             r["ok"] = r["errors"] == 0 and r["answers"] > 0 and r["rss_growth_mb"] <= max_rss_growth_mb
-            log(f"  {name}: {r['answers']} answers, {r['errors']} errors, {r['answers_per_s']}/s, p50 {r['p50_ms']} ms, "
+            log(f"  {name}: {r['answers']} answers, {r['errors']} errors, {r['answers_per_s']}/s, p50 {r['p50_ms']} "
+                "ms, "
                 f"p95 {r['p95_ms']} ms, RSS {r['rss_after_warm_up_mb']} -> {r['rss_end_mb']} MB "
                 f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
     results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)

@@ -88,7 +88,8 @@ def time_cli_ask(data_dir: Path, collection: str, backend: str, question: str) -
     """One cold `assistant ask`: seconds from process start to the answer on stdout, to exit, and peak RSS."""
     command = [*assistant_command(), "ask", question, "--data-dir", str(data_dir), "--collection", collection]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(backend))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=child_env(backend))
     with RssSampler(process.pid, 0.02) as sampler:
         first = process.stdout.readline()
         answered = time.perf_counter() - started
@@ -128,7 +129,8 @@ def chat_server(data_dir: Path, collection: str, backend: str, timeout: float = 
     """A running `assistant chat` on a free loopback port: yields (process, url); stopped on exit."""
     port = free_port()
     log = open(data_dir.parent / f"chat-{port}.log", "w")
-    command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection", collection]
+    command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection",
+               collection]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(backend))
     try:
@@ -156,7 +158,8 @@ def _wait_for_url(process: subprocess.Popen, timeout: float) -> str:
     return found[0]
 
 
-def run_child(args: list[str], backend: str, interval: float = 0.05, timeout: float = 7200) -> tuple[list[str], RssSampler]:
+def run_child(args: list[str], backend: str, interval: float = 0.05,
+              timeout: float = 7200) -> tuple[list[str], RssSampler]:
     """Run `assistant bench proc ARGS`, sampling its RSS; returns its stdout lines and the sampler."""
     process = subprocess.Popen([*assistant_command(), "bench", "proc", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=child_env(backend),
@@ -191,7 +194,8 @@ def child_memory(corpus: str, data_dir: str, stub: bool, out: Callable[[str], No
             # Pseudo-random unit vectors and token rows: the pipeline's memory, not the model's.
             rng = np.random.default_rng(len(texts))
             vectors = rng.standard_normal((len(texts), dimension)).astype(np.float32)
-            tokens = [rng.standard_normal((len(e.ids), dimension)).astype(np.float32) for e in tokenizer.encode_batch(texts)]
+            tokens = [rng.standard_normal((len(e.ids),
+                                           dimension)).astype(np.float32) for e in tokenizer.encode_batch(texts)]
             return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), tokens
 
         ingestor.embedder.model.encode_tokens = encode_tokens

@@ -16,13 +16,15 @@ from evals.bench.report import write_outputs
 from evals.dataset import EXTERNAL
 
 DEFAULT_SCALES = (1000, 10000, 100000)
-DEFAULT_MEMORY_MB = 0.0  # the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
+# the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
+DEFAULT_MEMORY_MB = 0.0
 LEVELS = [1, 4, 8]
 SQUAD_SUBSET = EXTERNAL / "squad2-dev-subset" / "dev-v2.0.json"
 
 # name: (description, target text, test on the value); the targets of issue 16.
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool]]] = {
-    "ingest_vs_raw_same_backend": ("1 ingest (default backend) / raw encode, same backend", ">= 0.9", lambda v: v >= 0.9),
+    "ingest_vs_raw_same_backend": ("1 ingest (default backend) / raw encode, same backend", ">= 0.9",
+                                   lambda v: v >= 0.9),
     "ingest_vs_raw_fp32": ("1 ingest (default backend) / raw fp32 encode", ">= 1.7", lambda v: v >= 1.7),
     "ingest_vs_naive": ("1 ingest (default) / naive LangChain recipe, MB/min", "> 1", lambda v: v > 1.0),
     "reingest_speedup": ("2 first ingest / re-ingest (same process)", ">= 20", lambda v: v >= 20),
@@ -70,12 +72,12 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     questions, no child processes and no SQuAD parity."""
     from assistant.settings import Settings
     from evals.bench.concurrency import LoadCounter, measure_api_concurrency, measure_api_process_rss, measure_chat
+    from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.bench.ingest import measure_cli_reingest, measure_ingest, measure_reingest
     from evals.bench.latency import measure_scales
     from evals.bench.memory import measure_memory
     from evals.bench.parity import measure_parity, pair_name
     from evals.bench.startup import measure_cold_start
-    from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.dataset import load_dataset
 
     started = time.perf_counter()
@@ -87,8 +89,10 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     cpu_started = _cpu_times()
     results: dict = {"command": command, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      "machine": _machine(), "load_before": load_average(),
-                     "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
-                                "embedding_model": base.embedding_model, "k": base.k, "query_backend": base.query_backend,
+                     "config": {"quick": quick, "reps": reps, "scales": scales,
+                                "backend_default": base.embedding_backend,
+                                "embedding_model": base.embedding_model, "k": base.k,
+                                "query_backend": base.query_backend,
                                 "parity_default": pair_name(base.embedding_backend, base.query_backend)}}
     profile_dir = out if profile else None
     sections, last = {}, [started]
@@ -103,7 +107,10 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             work = Path(tmp)
             data_dir = work / "data"
-            settings_for = lambda collection, backend: bench_settings(base, data_dir, collection, backend)
+
+            def settings_for(collection: str, backend: str):
+                return bench_settings(base, data_dir, collection, backend)
+
             if corpus is not None:
                 files = corpus_files(corpus)
                 if not files:
@@ -237,12 +244,16 @@ def ratios(results: dict) -> dict:
     latency = results.get("latency", [])
     concurrency = results.get("concurrency", {}).get("shared", {})
     gradio = results.get("chat", {}).get("gradio", {})
-    rate = lambda levels, n: (levels[str(n)]["answers_per_s"] / levels["1"]["answers_per_s"]
-                              if str(n) in levels and "1" in levels else None)
+
+    def rate(levels: dict, n: int) -> float | None:
+        return levels[str(n)]["answers_per_s"] / levels["1"]["answers_per_s"] if str(n) in levels and "1" in levels \
+            else None
+
     return {
         **{name: value for name, value in ingest.items() if name.startswith("raw_")},
         "ingest_vs_raw_same_backend": ingest[f"ingest_{backend}_vs_raw_{backend}"],
-        "ingest_vs_raw_fp32": ingest[f"ingest_{backend}_vs_raw_fp32" if backend != "fp32" else "ingest_fp32_vs_raw_fp32"],
+        "ingest_vs_raw_fp32": ingest[f"ingest_{backend}_vs_raw_fp32" if backend != "fp32"
+                                     else "ingest_fp32_vs_raw_fp32"],
         "ingest_vs_naive": ingest[f"ingest_{backend}_vs_naive"],
         "ingest_fp32_vs_raw_fp32": ingest.get("ingest_fp32_vs_raw_fp32"),
         "ingest_fp32_vs_naive": ingest.get("ingest_fp32_vs_naive"),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evals.bench import report, run as bench
+from evals.bench import report
+from evals.bench import run as bench
 from evals.bench.corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
 
 RATIO_FIELDS = ["ingest_vs_raw_same_backend", "ingest_vs_raw_fp32", "ingest_vs_naive", "raw_int8_vs_raw_fp32",

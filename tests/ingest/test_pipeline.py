@@ -72,7 +72,8 @@ def test_changed_file_replaces_its_chunks(tmp_path, settings):
     doc = tmp_path / "doc.txt"
     doc.write_text(SAMPLE.read_text())
     first = ingest_fake([doc], settings)
-    doc.write_text("A brand new opening line about Kyiv's mayor.\n" + SAMPLE.read_text().replace("Steve Witkoff", "Steven Witkoff"))
+    doc.write_text("A brand new opening line about Kyiv's mayor.\n"
+                   + SAMPLE.read_text().replace("Steve Witkoff", "Steven Witkoff"))
     second = ingest_fake([doc], settings)
     got = stored_fake(settings)
     assert second.added >= 1 and second.deleted >= 1
@@ -139,7 +140,8 @@ def test_pdf_chunks_keep_page_numbers(tmp_path, settings):
     path = tmp_path / "report.pdf"
     pdf.output(str(path))
     ingest_fake([path], settings.with_overrides(chunk_tokens=16, chunk_overlap_tokens=0))
-    pages = {d: m.get("page") for d, m in zip(*[stored_fake(settings.with_overrides(chunk_tokens=16))[k] for k in ("documents", "metadatas")])}
+    pages = {d: m.get("page") for d, m in zip(*[stored_fake(settings.with_overrides(chunk_tokens=16))[k]
+                                                for k in ("documents", "metadatas")])}
     assert pages[next(d for d in pages if "Witkoff" in d)] == 2
     assert pages[next(d for d in pages if "weather" in d)] == 1
 

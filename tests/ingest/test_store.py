@@ -11,7 +11,8 @@ from assistant.settings import Settings
 from ingest import Ingestor
 from ingest.records import ChunkMeta
 from ingest.store import open_store
-from tests.fakes import FAKE_BACKEND, fake_embedder as make_fake
+from tests.fakes import FAKE_BACKEND
+from tests.fakes import fake_embedder as make_fake
 
 
 def chunk_meta(source: str, doc_hash: str, n_chunks: int, index: int, **extra) -> ChunkMeta:
