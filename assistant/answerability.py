@@ -95,8 +95,9 @@ def numbers(text: str) -> set[float | str]:
         elif token[0].isdigit():
             values.append(float(token.replace(",", "")))
         elif token in NUMBER_WORDS:
-            if values and i and tokens[i - 1] in _TENS and NUMBER_WORDS[token] < 10:
-                values[-1] += NUMBER_WORDS[token]  # twenty-five
+            last = values[-1] if values else None
+            if isinstance(last, float) and i and tokens[i - 1] in _TENS and NUMBER_WORDS[token] < 10:
+                values[-1] = last + NUMBER_WORDS[token]  # twenty-five
             else:
                 values.append(float(NUMBER_WORDS[token]))
         elif token in _SCALES and values and isinstance(values[-1], float) and (tokens[i - 1][0].isdigit()

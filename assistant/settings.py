@@ -91,7 +91,8 @@ def load_settings(base: Settings | None = None, **overrides) -> Settings:
     try:
         return (base or Settings()).with_overrides(**overrides)
     except ValueError as exc:  # pydantic's ValidationError, or pydantic-settings' SettingsError (a bad variable)
-        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
+        errors_of = getattr(exc, "errors", None)
+        errors = errors_of() if callable(errors_of) else []
         if errors:
             field = ".".join(str(part) for part in errors[0].get("loc", ())) or "settings"
             raise InvalidSetting(f"{field}: {errors[0].get('msg')} (got {errors[0].get('input')!r})") from None
