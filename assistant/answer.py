@@ -63,7 +63,7 @@ class ExtractiveAnswerer:
         if not chosen:
             return Draft(())
         judged = self.judge.judge(question, sentences, chosen, passages)
-        features, scores, order = judged.features, judged.scores, judged.order
+        features, scores = judged.features, judged.scores
         if judged.refused:
             return Draft((), judged.answerable)
         order = self._newest_first(passages, sentences, chosen, judged)
@@ -150,4 +150,5 @@ def with_marker(sentence: str, numbers: list[int]) -> str:
     """The sentence with ` [n]` markers placed before its final punctuation."""
     markers = "".join(f" [{n}]" for n in numbers)
     body = re.match(r"(.*?)([.!?]+[\"'”’)]*)?$", sentence, re.S)
+    assert body is not None  # the pattern matches every string
     return f"{body.group(1)}{markers}{body.group(2) or ''}"
