@@ -18,7 +18,7 @@ LLAMA_VERSION := $(if $(LOCK),$(shell sed -n 's/^llama[-_]cpp[-_]python==//p' $(
 # be reused silently: the portable wheels live in a folder named by the flags.
 LLAMA_WHEELS ?= $(HOME)/.cache/grounded-assistant/wheels/$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
 
-.PHONY: chat ingest test llm llama-wheel browser clean eval-gate lock check-lock
+.PHONY: chat ingest test lint llm llama-wheel browser clean eval-gate lock check-lock
 
 $(VENV)/.base: pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -59,6 +59,11 @@ ingest: $(VENV)/.base
 
 test: $(VENV)/.test browser
 	$(PY) -m pytest -ra
+
+# Lint (ruff: the rules and why in pyproject.toml) and the type check of the foundation and core (mypy, same file).
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV)

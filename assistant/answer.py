@@ -65,7 +65,7 @@ class ExtractiveAnswerer:
         if not chosen:
             return Draft(())
         judged = self.judge.judge(question, sentences, chosen, passages)
-        features, scores, order = judged.features, judged.scores, judged.order
+        features, scores = judged.features, judged.scores
         if judged.refused:
             return Draft(())
         order = self._newest_first(passages, sentences, chosen, judged)
@@ -87,7 +87,7 @@ class ExtractiveAnswerer:
             second, lead = sentences[chosen[o]], sentences[picked[0]]
             if _older(passages, second, lead) and self._restates(lead.text, second.text):
                 continue
-            if not features[o, slot_missing] and self._adds(question, sentences[picked[0]].text, sentences[chosen[o]].text):
+            if not features[o, slot_missing] and self._adds(question, lead.text, second.text):
                 picked.append(chosen[o])
         for i in list(picked):
             following = _next_in_passage(sentences, i)
@@ -112,7 +112,8 @@ class ExtractiveAnswerer:
         for o in order[1:]:
             if scores[o] < scores[order[0]] - _NEWER_MARGIN:
                 break
-            same_thread = passages[sentences[chosen[o]].passage].source == passages[sentences[chosen[lead]].passage].source
+            same_thread = passages[sentences[chosen[o]].passage].source \
+                == passages[sentences[chosen[lead]].passage].source
             if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
                     and covered[o] >= covered[order[0]]):
                 lead = o
@@ -164,4 +165,5 @@ def with_marker(sentence: str, numbers: list[int]) -> str:
     """The sentence with ` [n]` markers placed before its final punctuation."""
     markers = "".join(f" [{n}]" for n in numbers)
     body = re.match(r"(.*?)([.!?]+[\"'”’)]*)?$", sentence, re.S)
+    assert body is not None  # the pattern matches every string
     return f"{body.group(1)}{markers}{body.group(2) or ''}"

@@ -9,19 +9,23 @@ NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: 20 + 10 * i for i, w i
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _TOKEN = re.compile(r"\d+(?:\.\d+){2,}|\d+(?:,\d{3})*(?:\.\d+)?|[A-Za-z]+")
 
-_MONTHS = r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?"
+_MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|nov(ember)?"
+           r"|dec(ember)?")
 _DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|tonight"
 _SEASONS = r"weekends?|weekdays?|spring|summer|autumn|winter|easter|christmas"
 _DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b({_MONTHS}|{_DAYS}|{_SEASONS})\b|\b(years?|months?|weeks?|days?) ago\b"
                    r"|\bcentur(y|ies)\b", re.I)
-_CLOCK = re.compile(r"\b\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?)|\b(noon|midnight|morning|afternoon|evening|night|dawn|dusk)\b"
+_CLOCK = re.compile(r"\b\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?)"
+                    r"|\b(noon|midnight|morning|afternoon|evening|night|dawn|dusk)\b"
                     r"|o'clock|\b\d{1,2}:\d\d\b", re.I)
 _NUMBER_WORD = "|".join([*NUMBER_WORDS, *_SCALES, "a", "an", "half", "several", "few"])
-_DURATION = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})\b[\w\s-]{{0,12}}?\b(seconds?|minutes?|hours?|days?|nights?|weeks?|"
+_DURATION = re.compile(rf"\b(\d[\d.,]*|{_NUMBER_WORD})\b[\w\s-]{{0,12}}?"
+                       r"\b(seconds?|minutes?|hours?|days?|nights?|weeks?|"
                        r"months?|years?|decades?|centur(y|ies))\b|\b(life|year|month|week|day|night|hour|decade)-?long\b"
                        r"|\b(overnight|all (day|night))\b", re.I)
 _REASON = re.compile(r"\b(because|since|due to|owing to|thanks to|as a result|so that|in order to|so as to|reasons?|"
-                     r"caus(e|es|ed|ing)|led to|leads to|lets|allows|enables|therefore|thus|hence|so|to (avoid|prevent|keep|allow|"
+                     r"caus(e|es|ed|ing)|led to|leads to|lets|allows|enables|therefore|thus|hence|so|to "
+                     r"(avoid|prevent|keep|allow|"
                      r"ensure|make|protect|reduce|stop|help|let|give|save))\b", re.I)
 _PROCEDURE = re.compile(r"\b(by|using|use|with|first|then|before|after|until|must|should|need to|needs to|step|press|"
                         r"turn|add|remove|place|put|keep|wait|call|leave|follow|go|check|make sure|wear|bring|fill|"
@@ -52,17 +56,21 @@ _SLOTS = [
                 r"|\bwhat (number|percentage|proportion|share|amount|size|temperature)\b", re.I), "number"),
     (re.compile(r"^\s*when\b|\bwhat (year|date|day|month|decade|century)\b|\bon what (date|day)\b|\bin (what|which) "
                 r"(year|month|decade|century)\b|\bsince when\b", re.I), "date"),
-    (re.compile(r"^\s*(who|whom|whose)\b|\bby whom\b|\b(which|what) (person|people|company|organi[sz]ation|team|group)\b",
+    (re.compile(r"^\s*(who|whom|whose)\b|\bby whom\b|\b(which|what) "
+                r"(person|people|company|organi[sz]ation|team|group)\b",
                 re.I), "person"),
-    (re.compile(r"^\s*where\b|\bin (what|which) (city|country|town|place|region|state)\b|\bwhat (city|country|town|place)\b",
+    (re.compile(r"^\s*where\b|\bin (what|which) (city|country|town|place|region|state)\b|\bwhat "
+                r"(city|country|town|place)\b",
                 re.I), "place"),
     (re.compile(r"^\s*why\b|\bwhat (is|was|were|are) the reasons?\b|\bfor what reason\b", re.I), "reason"),
     (re.compile(r"^\s*how (do|does|did|can|could|should|would|is|are|to)\b|\bwhat (should|must|do|does|can) (i|you|we|"
                 r"one|people|staff|visitors|users|tenants)\b|\bwhat (steps|is the procedure)\b", re.I), "procedure"),
 ]
 # Words that start a sentence or question without being names.
-_NOT_NAMES = frozenset("I A An The This That These Those It Its He She His Her They Their There Then When Where Why How "
-                       "What Who Whom Whose Which Did Does Do Is Are Was Were Can Could Would Will Should Shall May Might "
+_NOT_NAMES = frozenset("I A An The This That These Those It Its He She His Her They Their There Then When Where Why "
+                       "How "
+                       "What Who Whom Whose Which Did Does Do Is Are Was Were Can Could Would Will Should Shall May "
+                       "Might "
                        "Must And But Or In On At To Of For As By With From After Before During If Also Yes No Not "
                        "According Although However While Since Because Some Many Most All Each Every One".split())
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|de|von|van|the|la|le|du|da)?\s*[A-Z][\w’'-]*)*")
@@ -87,8 +95,9 @@ def numbers(text: str) -> set[float | str]:
         elif token[0].isdigit():
             values.append(float(token.replace(",", "")))
         elif token in NUMBER_WORDS:
-            if values and i and tokens[i - 1] in _TENS and NUMBER_WORDS[token] < 10:
-                values[-1] += NUMBER_WORDS[token]  # twenty-five
+            last = values[-1] if values else None
+            if isinstance(last, float) and i and tokens[i - 1] in _TENS and NUMBER_WORDS[token] < 10:
+                values[-1] = last + NUMBER_WORDS[token]  # twenty-five
             else:
                 values.append(float(NUMBER_WORDS[token]))
         elif token in _SCALES and values and isinstance(values[-1], float) and (tokens[i - 1][0].isdigit()

@@ -17,8 +17,8 @@ import prompts
 from assistant import condense
 from assistant.answer import REFUSAL, Draft, ExtractiveAnswerer, parse_claims
 from assistant.errors import AssistantError, InvalidQuestion, LLMError, UnknownDocument
-from assistant.history import History
 from assistant.fitted import load_models
+from assistant.history import History
 from assistant.judge import AnswerJudge
 from assistant.reader import Reader, get_reader
 from assistant.retrieval import HybridRetriever, LexicalIndex, Sources, shared_terms, source_set
@@ -27,6 +27,7 @@ from assistant.types import UNPRINTABLE, Answer, DocumentInfo, Passage, strip_ma
 from assistant.verify import Verifier
 from ingest.embedding import get_embedder
 from ingest.store import Store, open_store
+
 
 class Question(TypedDict, total=False):
     """What the Runnable face takes besides a plain question: the question and the turns before it."""
@@ -136,9 +137,11 @@ class Assistant(Runnable[str | Question, Answer]):
     def _retrieve(self, turn: Turn) -> Turn:
         started = time.perf_counter()
         if self.retriever.store.count() == 0:
-            raise AssistantError(f"collection '{self.settings.collection}' has no documents: run `assistant ingest PATH` first")
+            raise AssistantError(f"collection '{self.settings.collection}' has no documents: "
+                                 "run `assistant ingest PATH` first")
         passages = self.retriever.passages(turn.standalone, self.settings.k, turn.sources)
-        return replace(turn, passages=tuple(passages), timings={**turn.timings, "retrieve": time.perf_counter() - started})
+        return replace(turn, passages=tuple(passages),
+                       timings={**turn.timings, "retrieve": time.perf_counter() - started})
 
     def _reader(self) -> Reader | None:
         return get_reader() if self.settings.reader else None
@@ -218,7 +221,8 @@ class Assistant(Runnable[str | Question, Answer]):
         if not question:
             raise InvalidQuestion("question: empty; ask something about your documents")
         if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestion(f"question: {len(question)} characters, over the {self.settings.max_question_chars} limit")
+            raise InvalidQuestion(f"question: {len(question)} characters, "
+                                  f"over the {self.settings.max_question_chars} limit")
         history = tuple((UNPRINTABLE.sub(" ", str(u)), UNPRINTABLE.sub(" ", str(a))) for u, a in (history or []))
         return Turn(question=question, history=history, sources=source_set(sources))
 

@@ -12,7 +12,8 @@ _FOLLOW_UP = re.compile(
 _PERSON = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(and\s+)?(what|how) about\b", re.I)
 # Last words of names that are places, buildings or organisations rather than people.
-_NOT_PEOPLE = frozenset("lighthouse fjord river street road lane bridge canal company ltd inc university crater mountain "
+_NOT_PEOPLE = frozenset("lighthouse fjord river street road lane bridge canal company ltd inc university crater "
+                        "mountain "
                         "mount lake island bay city town council bank hall house building park station tower church "
                         "castle palace museum garden gardens sea ocean valley airport terminal office ministry "
                         "department agency union kingdom republic states one plant centre center school college "

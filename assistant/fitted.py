@@ -1,5 +1,5 @@
 """The fitted decisions of the judge and the verifier: logistic models over named signals, read from judge.json
-(written by `python -m evals.calibrate` on dev data)."""
+(written by `assistant calibrate` on dev data)."""
 
 import json
 from dataclasses import asdict, dataclass
@@ -74,5 +74,5 @@ def load_models(path: Path = MODEL_FILE) -> Models:
         models = Models(*(Logistic(**{**data[k], "features": tuple(data[k]["features"]),
                                           "weights": tuple(data[k]["weights"])}).over(_FEATURES[k]) for k in _KINDS))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AssistantError(f"{path}: not a judge model file ({exc}); run `python -m evals.calibrate`") from None
+        raise AssistantError(f"{path}: not a judge model file ({exc}); run `assistant calibrate`") from None
     return models

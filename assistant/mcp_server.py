@@ -100,7 +100,8 @@ def run(settings: Settings, http: bool = False, host: str = "127.0.0.1", port: i
     try:
         import mcp  # noqa: F401
     except ImportError:
-        raise AssistantError("mcp: the MCP server needs the 'mcp' package: pip install 'grounded-assistant[mcp]'") from None
+        raise AssistantError("mcp: the MCP server needs the 'mcp' package: "
+                             "pip install 'grounded-assistant[mcp]'") from None
     server = build_server(settings)
     if http:
         server.run("streamable-http", host=host, port=port)

@@ -17,8 +17,15 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.admission import Busy, admission
-from assistant.errors import (AssistantError, InvalidQuestion, InvalidSetting, LLMError, StoreUnreachable,
-                              UnknownDocument, one_line)
+from assistant.errors import (
+    AssistantError,
+    InvalidQuestion,
+    InvalidSetting,
+    LLMError,
+    StoreUnreachable,
+    UnknownDocument,
+    one_line,
+)
 from assistant.history import History, parse_history
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, answer_of_reply

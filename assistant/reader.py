@@ -1,5 +1,5 @@
 """The learned reader: a cross-encoder scoring whether a sentence answers a question, or evidence supports a claim.
-int8 ONNX in assistant/models/ (trained by `python -m evals.train_reader`), run by onnxruntime + tokenizers."""
+int8 ONNX in assistant/models/ (trained by `assistant train-reader`), run by onnxruntime + tokenizers."""
 
 import threading
 from functools import cache
@@ -41,8 +41,9 @@ class Reader:
                 from ingest.embedding import resolve_model_path
 
                 if not self.model_file.is_file():
-                    raise AssistantError(f"{self.model_file}: no reader model; run `python -m evals.train_reader`")
-                tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(DEFAULT_EMBEDDING_MODEL)) / "tokenizer.json"))
+                    raise AssistantError(f"{self.model_file}: no reader model; run `assistant train-reader`")
+                model_dir = Path(resolve_model_path(DEFAULT_EMBEDDING_MODEL))
+                tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
                 tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="longest_first")
                 tokenizer.enable_padding()
                 options = onnxruntime.SessionOptions()

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -21,6 +21,9 @@ from assistant.types import Marks, Passage, SentenceVectors
 from ingest.chunking import sentence_spans
 from ingest.records import ChunkMeta, StoredChunk, unpack_vectors
 from ingest.structure import chunk_heading, indexed_text
+
+if TYPE_CHECKING:  # imported when an index is built or loaded: start-up stays quick
+    import bm25s
 
 _RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 _WORD = re.compile(r"\w+")
@@ -107,8 +110,8 @@ class LexicalIndex:
         self.terms = terms
         self.folder = folder
         self._lock = threading.Lock()
-        self._version = None
-        self._bm25 = None
+        self._version: str | None = None
+        self._bm25: bm25s.BM25 | None = None
         self.ids: list[str] = []
         self.sources: list[str] = []
         self._df = np.zeros(0, np.int64)
@@ -146,6 +149,7 @@ class LexicalIndex:
         self.ids, self.sources, self._bm25, self._version = ids, sources, bm25, version
 
     def _path(self, version: str) -> Path:
+        assert self.folder is not None  # only an index with a folder saves and loads
         return self.folder / re.sub(r"[^\w.-]", "_", version)
 
     def _save(self, bm25, version: str) -> None:
@@ -162,7 +166,7 @@ class LexicalIndex:
         finally:
             shutil.rmtree(partial, ignore_errors=True)
         saved = target.stat().st_mtime
-        for old in self.folder.iterdir():  # earlier versions are dead weight once this one is there
+        for old in target.parent.iterdir():  # earlier versions are dead weight once this one is there
             if not old.name.startswith(".") and old.stat().st_mtime < saved:
                 shutil.rmtree(old, ignore_errors=True)
 
@@ -176,7 +180,8 @@ class LexicalIndex:
         try:
             chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
             bm25 = bm25s.BM25.load(path, show_progress=False)
-            if chunks["version"] != version or not bm25.scores["num_docs"] == len(chunks["ids"]) == len(chunks["sources"]):
+            counts_agree = bm25.scores["num_docs"] == len(chunks["ids"]) == len(chunks["sources"])
+            if chunks["version"] != version or not counts_agree:
                 raise ValueError("index and chunk list disagree")
         except Exception:  # truncated, garbled or half-deleted files: rebuilding is the answer to all of them
             shutil.rmtree(path, ignore_errors=True)
@@ -186,18 +191,19 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency; a term no chunk has weighs the most."""
-        column = self._bm25.vocab_dict.get(term) if self.ids else None
+        column = self._bm25.vocab_dict.get(term) if self._bm25 is not None and self.ids else None
         df = int(self._df[column]) if column is not None and column < len(self._df) else 0
         return bm25_idf(len(self.ids), df)
 
     def search(self, query: str, k: int, sources: Sources = None) -> list[int]:
         """Positions (into ids/sources) of the best k chunks with any query term, from those documents."""
         self.refresh()
-        vocab = self._bm25.vocab_dict if self.ids else {}
+        bm25 = self._bm25
+        vocab = bm25.vocab_dict if bm25 is not None and self.ids else {}
         tokens = [t for t in self.terms(query) if t in vocab]
-        if not tokens:
+        if not tokens or bm25 is None:
             return []
-        scores = self._bm25.get_scores(tokens)
+        scores = bm25.get_scores(tokens)
         allowed = source_set(sources)
         if allowed is not None:
             scores = np.where([s in allowed for s in self.sources], scores, 0.0)
@@ -298,7 +304,7 @@ class HybridRetriever(BaseRetriever):
                 break
             # Fold every kept passage it touches into one, kept at the best rank, so no two passages overlap.
             for i in touching:
-                merged = merge(ranked[i], merged)
+                merged = merge(ranked[i], merged) or merged  # never None: `touching` holds the ones that merge
             position = touching[0] if touching else len(ranked)
             ranked = [p for i, p in enumerate(ranked) if i not in touching]
             ranked.insert(position, merged)

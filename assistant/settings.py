@@ -19,12 +19,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", frozen=True)
 
     # Store
-    data_dir: Path = Field(default=Path.home() / ".assistant", description="Embedded Chroma store and uploads live here.")
-    chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server instead of the embedded store.")
+    data_dir: Path = Field(default=Path.home() / ".assistant",
+                           description="Embedded Chroma store and uploads live here.")
+    chroma_url: str | None = Field(default=None,
+                                   description="http://HOST:PORT of a Chroma server instead of the embedded store.")
     collection: str = Field(default="documents", min_length=3, max_length=63)
 
     # Embedding and chunking
-    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or local path.")
+    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL,
+                                 description="sentence-transformers name or local path.")
     # torch dynamic int8 / torch fp32 / ONNX Runtime fp32 (same vectors as torch fp32) / ONNX Runtime dynamic int8.
     embedding_backend: Literal["int8", "fp32", "onnx", "onnx-int8"] = "int8"
     # Questions and answer sentences: ONNX Runtime fp32 needs no torch (a cold answer in about a second); "documents"
@@ -43,11 +46,17 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=256, ge=16)
-    # None: the thresholds calibrated on dev data by `python -m evals.calibrate` (assistant/models/judge.json).
-    refuse_threshold: float | None = Field(default=None, ge=0, le=1, description="Refuse when the judge's probability that the best sentence answers stays below this.")
-    support_threshold: float | None = Field(default=None, ge=0, le=1, description="A cited sentence whose support probability is below this is flagged unsupported.")
+    # None: the thresholds calibrated on dev data by `assistant calibrate` (assistant/models/judge.json).
+    refuse_threshold: float | None = Field(default=None, ge=0, le=1,
+                                           description="Refuse when the judge's probability that the best sentence "
+                                                       "answers stays below this.")
+    support_threshold: float | None = Field(default=None, ge=0, le=1,
+                                            description="A cited sentence whose support probability is below this is "
+                                                        "flagged unsupported.")
     drop_unsupported: bool = False
-    reader: bool = Field(default=True, description="Let the learned reader (assistant/models/reader.onnx) check claims against their evidence, and answers where judge.json weighs it.")
+    reader: bool = Field(default=True,
+                         description="Let the learned reader (assistant/models/reader.onnx) check claims against their "
+                                     "evidence, and answers where judge.json weighs it.")
     max_answer_sentences: int = Field(default=2, ge=1)
 
     # Uploads and limits
@@ -55,7 +64,8 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10)
 
     # Serving: the bearer key the OpenAI-compatible endpoint asks for (None: no key needed)
-    api_key: str | None = Field(default=None, min_length=1, description="Bearer key of `assistant serve`'s /v1 endpoint.")
+    api_key: str | None = Field(default=None, min_length=1,
+                                description="Bearer key of `assistant serve`'s /v1 endpoint.")
 
     # Reliability
     max_upload_mb: float = Field(default=200.0, gt=0, description="All files of one upload, together.")
@@ -85,8 +95,9 @@ def load_settings(base: Settings | None = None, **overrides) -> Settings:
     or from the environment, raises InvalidSetting naming the field."""
     try:
         return (base or Settings()).with_overrides(**overrides)
-    except ValueError as exc:  # pydantic's ValidationError, or pydantic-settings' SettingsError for a malformed variable
-        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
+    except ValueError as exc:  # pydantic's ValidationError, or pydantic-settings' SettingsError (a bad variable)
+        errors_of = getattr(exc, "errors", None)
+        errors = errors_of() if callable(errors_of) else []
         if errors:
             field = ".".join(str(part) for part in errors[0].get("loc", ())) or "settings"
             raise InvalidSetting(f"{field}: {errors[0].get('msg')} (got {errors[0].get('input')!r})") from None

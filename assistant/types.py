@@ -9,7 +9,6 @@ from typing import Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-
 # The one citation-marker syntax: "[1]" or "[1, 2]" (numbers of `Citation.number`), with the space before it.
 CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 

@@ -1,4 +1,5 @@
-"""Citation verification: does the cited passage support the claim? Checked in the evidence sentence or its neighbour."""
+"""Citation verification: does the cited passage support the claim? Checked in the evidence sentence or its
+neighbour."""
 
 import re
 from dataclasses import dataclass
@@ -9,8 +10,8 @@ import numpy as np
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
 from assistant.fitted import SUPPORT_FEATURES, Logistic, load_models
-from assistant.sentences import coverage, function_terms, sentences_of, vectors_of
 from assistant.reader import Reader
+from assistant.sentences import coverage, function_terms, sentences_of, vectors_of
 from assistant.types import Citation, Passage
 
 _UNSEEN = "\x00"
@@ -31,10 +32,12 @@ _OPPOSITES = [
     ("legal", "illegal"), ("long", "short"), ("longer", "shorter"), ("wide", "narrow"), ("early", "late"),
     ("hot", "cold"), ("warm", "cool"), ("wet", "dry"), ("buy", "sell"), ("bought", "sold"), ("arrive", "depart"),
     ("import", "export"), ("include", "exclude"), ("enter", "leave"), ("joined", "left"), ("add", "remove"),
-    ("cheaper", "dearer"), ("true", "false"), ("ancient", "modern"), ("mandatory", "optional"), ("required", "optional"),
+    ("cheaper",
+     "dearer"), ("true", "false"), ("ancient", "modern"), ("mandatory", "optional"), ("required", "optional"),
 ]
 _WORDS = re.compile(r"\w+")
-_PASSIVE = re.compile(r"\b(is|are|was|were|be|been|being)\s+(\w+ly\s+)?\w+(ed|en|wn|t|ne)\b(\s+[\w-]+){0,4}?\s+by\b", re.I)
+_PASSIVE = re.compile(r"\b(is|are|was|were|be|been|being)\s+(\w+ly\s+)?\w+(ed|en|wn|t|ne)\b(\s+[\w-]+){0,4}?\s+by\b",
+                      re.I)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class Verifier:
         judged = " ".join(sentences[i].text for i in range(window[0], window[-1] + 1))
         row = self._features(facts, judged, around, sentences[best].text, float(cosine[best]))
         if self.reader is not None:
-            row[SUPPORT_FEATURES.index("reader")] = float(1.0 / (1.0 + np.exp(-self.reader.supports(claim, [judged])[0])))
+            row[SUPPORT_FEATURES.index("reader")] = float(1.0 / (1.0
+                                                                 + np.exp(-self.reader.supports(claim, [judged])[0])))
         return row, start, end
 
     def _features(self, facts: _ClaimFacts, window: str, around: str, main: str, cosine: float) -> list[float]:
@@ -122,10 +126,12 @@ class Verifier:
         missing_numbers = float(bool(facts.numbers - numbers(around)))
         missing_names = float(any(n not in around.lower() for n in facts.names))
         claim_terms = set(facts.terms)
-        antonym = any((a in claim_terms and a not in terms and b in terms) or (b in claim_terms and b not in terms and a in terms)
+        antonym = any((a in claim_terms and a not in terms and b in terms)
+                      or (b in claim_terms and b not in terms and a in terms)
                       for a, b in self._opposites)
         return [cosine, coverage(facts.terms, terms, self.idf), max(missing_terms, default=0.0), missing_numbers,
-                missing_names, float(self._polarity_differs(facts.text, main)), float(antonym), float(self._swapped(facts, lowered)),
+                missing_names, float(self._polarity_differs(facts.text, main)), float(antonym),
+                float(self._swapped(facts, lowered)),
                 0.0]
 
     def _swapped(self, facts: _ClaimFacts, window: str) -> bool:

@@ -1,6 +1,7 @@
-"""Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into assistant/models/judge.json.
+"""Fit the answer judge (sentence ranking, refusal) and the claim verifier on dev data only, into
+assistant/models/judge.json.
 
-python -m evals.calibrate [--max-refused 0.05] [--max-rejected 0.10] [--dry-run]
+assistant calibrate [--max-refused 0.05] [--max-rejected 0.10] [--dry-run]
 
 Dev data: squad2-dev-subset (its questions in one collection; each article's questions also asked against a
 collection of the other article alone, as out-of-collection questions), the dev half of the multi-document set
@@ -10,7 +11,6 @@ models' L2 strengths, the refusal signals and the refusal threshold are chosen b
 out one document (SQuAD article, multidoc file) at a time, then the models are fitted on all of dev.
 """
 
-import argparse
 import json
 import sys
 import tempfile
@@ -110,7 +110,8 @@ def fit(x: ArrayLike, y: ArrayLike, names: tuple[str, ...], signs: dict[str, int
     scale = np.where(scale > 0, scale, 1.0)
     z_x = (x_arr - mean) / scale
     w = np.ones(len(y_arr)) if weights is None else np.array(weights, float)
-    w = w * np.where(y_arr == 1, 0.5 / w[y_arr == 1].sum(), 0.5 / w[y_arr == 0].sum()) * len(y_arr)  # classes weigh the same
+    # classes weigh the same
+    w = w * np.where(y_arr == 1, 0.5 / w[y_arr == 1].sum(), 0.5 / w[y_arr == 0].sum()) * len(y_arr)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = z_x @ theta[:-1] + theta[-1]
@@ -386,20 +387,19 @@ def refit(settings: Settings, dataset: str, max_refused: float, max_rejected: fl
     return Models(answer, refuse, support)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(DEV_SQUAD), help="The SQuAD-format dev file (squad2-dev-subset).")
-    parser.add_argument("--split", default="dev", help="Only dev is accepted: test halves are for reporting.")
-    parser.add_argument("--max-refused", type=float, default=0.05,
-                        help="Share of answerable dev questions the refusal threshold may refuse out-of-fold "
-                             "(target: <= 0.05).")
-    parser.add_argument("--max-rejected", type=float, default=0.10,
-                        help="Share of true dev claims the support threshold may reject, each claim set weighing the "
-                             "same (target: >= 0.90 accepted).")
-    parser.add_argument("--only", choices=["judge", "support"], default=None,
-                        help="Refit only the answer judge (answer and refusal) or only the claim verifier.")
-    parser.add_argument("--dry-run", action="store_true", help="Print the fitted models without writing them.")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Calibration:
+    """What one calibration run takes (the options of `assistant calibrate`)."""
+
+    dataset: str = str(DEV_SQUAD)  # the SQuAD-format dev file
+    split: str = "dev"  # only dev is accepted: test halves are for reporting
+    max_refused: float = 0.05  # share of answerable dev questions the refusal threshold may refuse out-of-fold
+    max_rejected: float = 0.10  # share of true dev claims the support threshold may reject, each claim set alike
+    only: str | None = None  # "judge" (answer and refusal) or "support" (the claim verifier): refit only that
+    dry_run: bool = False  # print the fitted models without writing them
+
+
+def main(args: Calibration = Calibration()) -> None:
     refuse_non_dev(args.dataset, args.split)
     models = refit(Settings(), args.dataset, args.max_refused, args.max_rejected, args.only)
     show("answer judge (does this sentence answer the question?)", models.answer)
@@ -409,6 +409,3 @@ def main(argv: list[str] | None = None) -> None:
         models.save(MODEL_FILE)
         print(f"wrote {MODEL_FILE}")
 
-
-if __name__ == "__main__":
-    main()

@@ -4,10 +4,9 @@ Generated claims perturb real SQuAD sentences (dev: squad2-dev-subset; test: the
 squad2-cs224n-dev other than Normans, never tuned on); hand-written ones are on the multi-document set
 (evals/datasets/multidoc-claims.jsonl, split by id).
 
-python -m evals.claims [--split dev|test] [--paragraphs N]
+assistant claims [--split dev|test] [--paragraphs N]
 """
 
-import argparse
 import json
 import re
 from collections import Counter
@@ -19,9 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from assistant.answerability import NUMBER_WORDS, is_heading, names
 from assistant.settings import Settings
 from assistant.types import Passage
-from ingest.chunking import sentence_spans
-
 from evals import dataset
+from ingest.chunking import sentence_spans
 
 # The shared data beside the checkout; a git worktree one level deeper finds it one level further up.
 DEV_SQUAD = dataset.EXTERNAL / dataset.CALIBRATION_SET / "dev-v2.0.json"
@@ -104,7 +102,8 @@ class ClaimsReport(BaseModel):
 
 # -- generated claims -------------------------------------------------------------------------------------------
 
-def generated_claims(path: Path, split: str, paragraphs: int | None = None, exclude: frozenset = frozenset()) -> ClaimSet:
+def generated_claims(path: Path, split: str, paragraphs: int | None = None,
+                     exclude: frozenset = frozenset()) -> ClaimSet:
     """Claims from every (or the first `paragraphs`) paragraph of each article of a SQuAD file, deterministically."""
     try:
         articles = [a for a in json.loads(path.read_text(encoding="utf-8"))["data"] if a["title"] not in exclude]
@@ -118,7 +117,8 @@ def generated_claims(path: Path, split: str, paragraphs: int | None = None, excl
     for a_index, article in enumerate(articles):
         foreign = [n for i, pool in enumerate(article_names) if i != a_index for n in pool]
         for p_index, paragraph in enumerate(article["paragraphs"][:paragraphs]):
-            strangers = [t for i, t in enumerate(article_sentences[a_index]) if i != p_index and t not in paragraph["context"]]
+            strangers = [t for i, t in enumerate(article_sentences[a_index]) if i != p_index
+                         and t not in paragraph["context"]]
             source = f"{article['title']}-{p_index:03d}"
             documents[source] = paragraph["context"]
             items += _paragraph_claims(source, paragraph["context"], foreign, split, p_index)
@@ -176,7 +176,8 @@ def _perturbations(sentence: str, far: str, values: set[float], text: str, forei
             yield "number_other", _replace(sentence, number, others[seed % len(others)])
         for digits in sorted({m.group().replace(",", "") for m in _NUMBER.finditer(text)}, key=len, reverse=True):
             pieces = [digits[j: j + w] for w in (1, 2) for j in range(len(digits) - w + 1)] if len(digits) >= 3 else []
-            piece = next((p for p in pieces if p.isdigit() and p[0] != "0" and float(p) not in values and float(p) != n), None)
+            piece = next((p for p in pieces if p.isdigit() and p[0] != "0" and float(p) not in values
+                          and float(p) != n), None)
             if piece:
                 yield "number_substring", _replace(sentence, number, piece)
                 break
@@ -199,12 +200,14 @@ def _perturbations(sentence: str, far: str, values: set[float], text: str, forei
                  and b not in a and _RELATION.search(sentence[sentence.find(a) + len(a): sentence.find(b)])), None)
     if pair:
         a, b = pair
-        swapped = re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group() == a else a, sentence, count=2)
+        swapped = re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group() == a else a, sentence,
+                         count=2)
         yield "entity_swap", swapped
     antonym = next((m for m in re.finditer(r"[A-Za-z]+", sentence) if m.group().lower() in _ANTONYMS), None)
     if antonym:
         opposite = _ANTONYMS[antonym.group().lower()]
-        yield "antonym", _replace(sentence, antonym, opposite.capitalize() if antonym.group()[0].isupper() else opposite)
+        yield "antonym", _replace(sentence, antonym,
+                                  opposite.capitalize() if antonym.group()[0].isupper() else opposite)
     body = re.sub(r"[.!?]+[\"'”’)]*$", "", sentence)
     yield "invented_clause", f"{body}, {_INVENTED[(seed + len(sentence)) % len(_INVENTED)]}."
 
@@ -245,9 +248,8 @@ def claim_sets(split: str, paragraphs: int | None = None) -> list[ClaimSet]:
 
 def verifier_for(claims: ClaimSet, settings: Settings, model=None):
     """A Verifier whose term weights come from the claim set's own documents (no store needed)."""
-    from assistant.retrieval import shared_terms
-    from assistant.retrieval import bm25_idf
     from assistant.reader import get_reader
+    from assistant.retrieval import bm25_idf, shared_terms
     from assistant.verify import Verifier
     from ingest.embedding import get_embedder
 
@@ -320,19 +322,3 @@ def table(report: ClaimsReport) -> str:
     lines += ["", *(f"{name}: {s['n']:.0f} claims, true accepted {s['true_accepted']:.3f}, false caught "
                     f"{s['false_caught']:.3f}" for name, s in report.by_set.items())]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="test", choices=["dev", "test"])
-    parser.add_argument("--paragraphs", type=int, default=None, help="Paragraphs per article (test default: 4).")
-    parser.add_argument("--json", type=Path, default=None, help="Also write the report as JSON here.")
-    args = parser.parse_args(argv)
-    report = run_claims(Settings(), args.split, args.paragraphs)
-    print(table(report))
-    if args.json:
-        args.json.write_text(report.model_dump_json(indent=1), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()

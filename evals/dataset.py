@@ -21,7 +21,8 @@ Split = Literal["dev", "test"]
 M = TypeVar("M", bound=BaseModel)
 
 class Evidence(BaseModel):
-    """Where the answer is: a document (by file name) and the exact quote, with its line, page and char offset when known."""
+    """Where the answer is: a document (by file name) and the exact quote, with its line, page and char offset when
+    known."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,8 +62,10 @@ class Dataset:
 
 
 def load_dataset(source: str | Path = "peace-talks", format: str | None = None, corpus: Path | None = None,
-                 split: Split | None = None, exclude_articles: list[str] | None = None, holdout_articles: int = 0) -> Dataset:
-    """A bundled set by name, or a `.jsonl` / SQuAD `.json` file; JSONL documents default to the folder named like the file.
+                 split: Split | None = None, exclude_articles: list[str] | None = None,
+                 holdout_articles: int = 0) -> Dataset:
+    """A bundled set by name, or a `.jsonl` / SQuAD `.json` file; JSONL documents default to the folder named like the
+    file.
 
     SQuAD only: `exclude_articles` (None: the calibration set's articles when loading the reporting set) and
     `holdout_articles` (the last N articles stay out of the collection; their answerable questions should be refused).
@@ -120,7 +123,8 @@ def _load_jsonl(path: Path, corpus: Path, split: Split | None) -> Dataset:
 
 
 def _locate(ev: Evidence, corpus: Path, where: str) -> Evidence:
-    """Fill in a plain-text quote's char offset and lines, matching whitespace loosely; fail loudly on a quote not there.
+    """Fill in a plain-text quote's char offset and lines, matching whitespace loosely; fail loudly on a quote not
+    there.
 
     Other formats (PDF, DOCX, HTML) are matched by their whitespace-normalised text when scored.
     """
@@ -135,7 +139,8 @@ def _locate(ev: Evidence, corpus: Path, where: str) -> Evidence:
         place = f"on line {ev.line} of" if ev.line is not None else "in"
         raise ValueError(f"{where}: quote {ev.quote[:40]!r} is not {place} {ev.source}")
     match = found[0]
-    return ev.model_copy(update={"start": match.start(), "line": line_of(match.start()), "line_end": line_of(match.end() - 1)})
+    return ev.model_copy(update={"start": match.start(), "line": line_of(match.start()),
+                                 "line_end": line_of(match.end() - 1)})
 
 
 def only_categories(dataset: Dataset, categories: list[str]) -> Dataset:
@@ -167,14 +172,16 @@ def _load_squad(path: Path, exclude: list[str] | None, holdout: int) -> Dataset:
     notes = []
     if exclude is None and path.parent.name == REPORTING_SET:
         exclude = [title for title in calibration_titles(path) if title in titles]
-        notes.append(f"excluded articles {', '.join(exclude) or '(none)'}: they are in {CALIBRATION_SET}, the calibration set")
+        notes.append(f"excluded articles {', '.join(exclude) or '(none)'}: they are in {CALIBRATION_SET}, the "
+                     "calibration set")
     elif exclude:
         if unknown := [title for title in exclude if title not in titles]:
             raise ValueError(f"--exclude-articles: {path} has no article {unknown[0]!r}; it has {', '.join(titles)}")
         notes.append(f"excluded articles {', '.join(exclude)}")
     articles = [article for article in articles if article["title"] not in (exclude or [])]
     if not 0 <= holdout < len(articles):
-        raise ValueError(f"--holdout-articles {holdout}: must be at least 0 and below the {len(articles)} articles left")
+        raise ValueError(f"--holdout-articles {holdout}: must be at least 0 and below the {len(articles)} "
+                         "articles left")
     held = articles[len(articles) - holdout:] if holdout else []
     workdir = tempfile.TemporaryDirectory(prefix="eval-squad-")
     items = []
@@ -190,7 +197,8 @@ def _load_squad(path: Path, exclude: list[str] | None, holdout: int) -> Dataset:
                 if not kept:
                     # The paragraph is not in the collection, so its answerable questions should now be refused.
                     if answerable:
-                        items.append(Item(id=qa["id"], question=qa["question"], answerable=False, category=OUT_OF_COLLECTION))
+                        items.append(Item(id=qa["id"], question=qa["question"], answerable=False,
+                                          category=OUT_OF_COLLECTION))
                     continue
                 spans = list(dict.fromkeys((a["text"], a["answer_start"]) for a in qa["answers"])) if answerable else []
                 items.append(Item(

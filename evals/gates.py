@@ -19,7 +19,8 @@ def parse_gate(text: str, known: list[str]) -> tuple[str, float]:
 
 
 def failed_gates(metrics: dict[str, float | None], gates: list[tuple[str, float]]) -> list[str]:
-    """One line per gate the metrics miss: below VALUE, or above it for lower-is-better metrics; a missing value fails."""
+    """One line per gate the metrics miss: below VALUE, or above it for lower-is-better metrics; a missing value
+    fails."""
     failures = []
     for name, threshold in gates:
         value = metrics.get(name)

@@ -49,7 +49,8 @@ def cutoffs(k: int) -> list[int]:
 
 def score_names(k: int, judged: bool = False) -> list[str]:
     """Per-item scores, in report order; their means are the run's metrics of the same names."""
-    return [*(f"retrieval.hit@{c}" for c in cutoffs(k)), f"retrieval.recall@{k}", "retrieval.mrr", f"retrieval.ndcg@{k}",
+    return [*(f"retrieval.hit@{c}" for c in cutoffs(k)), f"retrieval.recall@{k}", "retrieval.mrr",
+            f"retrieval.ndcg@{k}",
             "answer.exact", "answer.f1", "answer.contains", "overall.exact", "overall.f1",
             "citation.precision", "citation.located", "citation.recall", "verifier.accepted", "citation.faithfulness",
             *(["judge.correct"] if judged else [])]
@@ -113,8 +114,10 @@ def aggregate(rows: list[Row], k: int, judged: bool = False) -> dict[str, float 
     latency = {}
     for stage in STAGES:
         values = [r.answer.timings[stage] for r in rows if stage in r.answer.timings]
-        latency |= {f"latency.{stage}.p50": stats.percentile(values, 50), f"latency.{stage}.p95": stats.percentile(values, 95)}
-    results = {"items": float(len(rows)), "overall.pass": stats.mean([float(r.passed) for r in rows]), **means, **refusals, **latency}
+        latency |= {f"latency.{stage}.p50": stats.percentile(values, 50),
+                    f"latency.{stage}.p95": stats.percentile(values, 95)}
+    results = {"items": float(len(rows)), "overall.pass": stats.mean([float(r.passed) for r in rows]), **means,
+               **refusals, **latency}
     return {name: None if value is None else round(value, 4) for name, value in results.items()}
 
 
@@ -174,7 +177,8 @@ def run_eval(dataset: Dataset | str | Path = "peace-talks", settings: Settings |
         settings=settings.model_dump(mode="json", exclude={"llm_api_key"}) | ({"judge": judge} if judge else {}),
         ingest=ingested,
         metrics=aggregate(rows, settings.k, bool(judge)),
-        by_category={c: aggregate([r for r in rows if r.item.category == c], settings.k, bool(judge)) for c in categories},
+        by_category={c: aggregate([r for r in rows if r.item.category == c], settings.k,
+                                  bool(judge)) for c in categories},
         rows=rows,
         seconds=round(time.perf_counter() - started, 2),
     )

@@ -18,7 +18,8 @@ def holds(passage: Passage, evidence: Evidence) -> bool:
     """A passage holds gold evidence: same file name, and its span overlaps the quote or its text contains it."""
     if not same_file(passage.source, evidence.source):
         return False
-    if evidence.quote and evidence.start is not None and passage.start < evidence.start + len(evidence.quote) and evidence.start < passage.end:
+    if evidence.quote and evidence.start is not None and passage.start < evidence.start + len(evidence.quote) \
+        and evidence.start < passage.end:
         return True
     if evidence.quote:
         return squeeze(evidence.quote) in squeeze(passage.text)
@@ -92,7 +93,8 @@ def reciprocal_rank(passages: list[Passage], evidence: list[Evidence]) -> float:
 
 
 def ndcg_at(passages: list[Passage], evidence: list[Evidence], k: int) -> float:
-    """Each gold piece gains 1/log2(rank+1) at the first passage holding it; the ideal finds one per rank from rank 1."""
+    """Each gold piece gains 1/log2(rank+1) at the first passage holding it; the ideal finds one per rank from rank
+    1."""
     ranks = [next((r for r, p in enumerate(passages[:k], 1) if holds(p, ev)), None) for ev in evidence]
     dcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None)
     ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(evidence), k) + 1))
@@ -104,7 +106,8 @@ def ndcg_at(passages: list[Passage], evidence: list[Evidence], k: int) -> float:
 
 def normalize(text: str) -> str:
     """Lowercase, drop punctuation (Unicode too: the text has curly quotes), articles and extra whitespace."""
-    text = "".join(ch for ch in text.lower() if ch not in string.punctuation and not unicodedata.category(ch).startswith("P"))
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation
+                   and not unicodedata.category(ch).startswith("P"))
     return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
@@ -179,7 +182,8 @@ def faithfulness(text: str, citations: list[Citation]) -> float | None:
 # Refusals and latency, over a whole run.
 
 def refusal_scores(answerable: list[bool], refused: list[bool]) -> dict[str, float | None]:
-    """Precision and recall of refusing, counting unanswerable items as the positives, and the answerable-refused rate."""
+    """Precision and recall of refusing, counting unanswerable items as the positives, and the answerable-refused
+    rate."""
     right = sum(r and not a for a, r in zip(answerable, refused))
     wrong = sum(r and a for a, r in zip(answerable, refused))
     return {

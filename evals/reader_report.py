@@ -61,7 +61,8 @@ def mean_precision(scores: np.ndarray, labels: list[int]) -> tuple[float, float]
 
 def ranking_figures(score, groups: list[Ranking]) -> dict[str, float]:
     pairs = [mean_precision(score(g.question, g.sentences), g.labels) for g in groups]
-    return {"MAP": round(float(np.mean([p for p, _ in pairs])), 3), "MRR": round(float(np.mean([r for _, r in pairs])), 3)}
+    return {"MAP": round(float(np.mean([p for p, _ in pairs])), 3),
+            "MRR": round(float(np.mean([r for _, r in pairs])), 3)}
 
 
 def claim_figures(score, claims: list[Claim]) -> dict[str, float]:

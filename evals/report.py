@@ -1,4 +1,5 @@
-"""A run's report.json, report.md and self-contained report.html, and the terminal summary, with deltas against an older run."""
+"""A run's report.json, report.md and self-contained report.html, and the terminal summary, with deltas against an older
+run."""
 
 import base64
 import io
@@ -6,8 +7,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from evals.harness import STAGES, Report, Row
 from evals.dataset import Evidence
+from evals.harness import STAGES, Report, Row
 from evals.metrics import cites, holds
 
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
@@ -27,7 +28,8 @@ def load_metrics(path: Path) -> dict[str, float | None]:
 def write_reports(report: Report, out: Path, old: dict[str, float | None] | None = None) -> list[Path]:
     """report.json, report.md and report.html in `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.json": report.model_dump_json(indent=2), "report.md": markdown(report, old), "report.html": to_html(report, old)}
+    files = {"report.json": report.model_dump_json(indent=2), "report.md": markdown(report, old),
+             "report.html": to_html(report, old)}
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
     return [out / name for name in files]
@@ -47,7 +49,8 @@ def metric_rows(metrics: dict[str, float | None], old: dict[str, float | None] |
         if old is not None:
             before = old.get(name)
             # + 0.0 turns a rounded -0.0 into 0.0, so no change prints as +0.000
-            row += [fmt(name, before), "" if value is None or before is None else f"{round(value - before, 3) + 0.0:+.3f}"]
+            row += [fmt(name, before),
+                    "" if value is None or before is None else f"{round(value - before, 3) + 0.0:+.3f}"]
         rows.append(row)
     return rows
 
@@ -85,17 +88,20 @@ def summary(report: Report, old: dict[str, float | None] | None = None) -> str:
     """Plain-text tables for the terminal: every metric, then the headline metrics per category."""
     notes = [f"note: {note}" for note in report.notes]
     by_category = text_table([["category", *category_columns(report)], *category_rows(report)])
-    return "\n".join([_title(report), *notes, *text_table([_header(old)] + metric_rows(report.metrics, old)), "", *by_category])
+    return "\n".join([_title(report), *notes, *text_table([_header(old)] + metric_rows(report.metrics, old)), "",
+                      *by_category])
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in line) + " |" for line in lines)
+    return "\n".join("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in line) + " |"
+                     for line in lines)
 
 
 def failures_by_category(report: Report) -> dict[str, list[Row]]:
     """The failed rows, grouped by category (categories in report order)."""
-    return {c: failed for c in report.by_category if (failed := [r for r in report.rows if r.item.category == c and not r.passed])}
+    return {c: failed for c in report.by_category if (failed := [r for r in report.rows if r.item.category == c
+                                                                 and not r.passed])}
 
 
 def markdown(report: Report, old: dict[str, float | None] | None = None) -> str:
@@ -115,7 +121,8 @@ def markdown(report: Report, old: dict[str, float | None] | None = None) -> str:
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td{'' if i == 0 else ' class=num'}>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td{'' if i == 0 else ' class=num'}>{escape(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -129,7 +136,8 @@ def _gold_where(ev: Evidence) -> str:
     return Path(ev.source).name + (f":{ev.line}" if ev.line else "") + (f" p. {ev.page}" if ev.page else "")
 
 
-ITEM_HEADER = "<tr><th>#</th><th>question</th><th>answer</th><th>cited quote</th><th>gold quote</th><th>result</th></tr>"
+ITEM_HEADER = ("<tr><th>#</th><th>question</th><th>answer</th><th>cited quote</th><th>gold quote</th>"
+               "<th>result</th></tr>")
 
 
 def _item_row(number: int, row: Row) -> str:
@@ -143,16 +151,22 @@ def _item_row(number: int, row: Row) -> str:
         f"<blockquote>{escape(c.quote)}</blockquote></div>" for c in answer.citations)
     retrieved = "".join(
         f"<div>{rank}. {escape(_where(p.source, p.line_start, p.line_end, p.page))} score {p.score:.3f}"
-        f"{' <b>gold</b>' if any(holds(p, ev) for ev in item.evidence) else ''}<blockquote>{escape(p.text)}</blockquote></div>"
+        f"{' <b>gold</b>' if any(holds(p, ev) for ev in item.evidence) else ''}"
+        f"<blockquote>{escape(p.text)}</blockquote></div>"
         for rank, p in enumerate(answer.passages, 1))
-    gold = "".join(f"<div>{escape(_gold_where(ev))}<blockquote>{escape(ev.quote)}</blockquote></div>" for ev in item.evidence)
+    gold = "".join(f"<div>{escape(_gold_where(ev))}<blockquote>{escape(ev.quote)}</blockquote></div>"
+                   for ev in item.evidence)
     references = "<br>".join(escape(a) for a in item.answers)
-    verdict = '<span class="pass">PASS</span>' if row.passed else f'<span class="fail">FAIL</span><br><small>{escape(row.failure)}</small>'
-    return (f"<tr><td>{number}</td><td class=item><b>{escape(item.id)}</b> <small>{escape(item.category)}</small>{history}"
+    verdict = '<span class="pass">PASS</span>' if row.passed \
+        else f'<span class="fail">FAIL</span><br><small>{escape(row.failure)}</small>'
+    return (f"<tr><td>{number}</td><td class=item><b>{escape(item.id)}</b> "
+            f"<small>{escape(item.category)}</small>{history}"
             f"<div>{escape(item.question)}</div></td>"
             f"<td class=item>{'<i>refused</i> ' if answer.refused else ''}{escape(answer.text)}</td>"
-            f"<td class=item>{cited or '<i>nothing cited</i>'}<details><summary>{len(answer.passages)} retrieved</summary>{retrieved}</details></td>"
-            f"<td class=item>{gold or '<i>none: should refuse</i>'}{f'<div><small>references: {references}</small></div>' if references else ''}</td>"
+            f"<td class=item>{cited or '<i>nothing cited</i>'}<details><summary>{len(answer.passages)} "
+            f"retrieved</summary>{retrieved}</details></td>"
+            f"<td class=item>{gold or '<i>none: should refuse</i>'}"
+            f"{f'<div><small>references: {references}</small></div>' if references else ''}</td>"
             f"<td>{verdict}</td></tr>")
 
 
@@ -203,9 +217,11 @@ def latency_plot(report: Report) -> str:
 
 def to_html(report: Report, old: dict[str, float | None] | None = None) -> str:
     plots = "".join(f'<img alt="{name}" src="data:image/png;base64,{png}">'
-                    for name, png in (("metrics by category", category_plot(report)), ("latency", latency_plot(report))))
+                    for name, png in (("metrics by category", category_plot(report)),
+                                      ("latency", latency_plot(report))))
     failures = failures_by_category(report)
-    failed = "".join(f"<h3>{escape(category)} ({len(rows)})</h3>{_items_table(rows)}" for category, rows in failures.items())
+    failed = "".join(f"<h3>{escape(category)} ({len(rows)})</h3>{_items_table(rows)}"
+                     for category, rows in failures.items())
     passed = [row for row in report.rows if row.passed]
     settings = ", ".join(f"{name}={value}" for name, value in report.settings.items())
     notes = "".join(f"<p>{escape(note)}</p>" for note in report.notes)

@@ -1,5 +1,5 @@
 """Files -> text -> sentence-aware chunks -> embeddings -> Chroma."""
 
-from ingest.pipeline import IngestReport, Ingestor, ingest_paths
+from ingest.pipeline import Ingestor, IngestReport, ingest_paths
 
 __all__ = ["IngestReport", "Ingestor", "ingest_paths"]

@@ -1,8 +1,8 @@
 """Sentence-aware chunks sized in the embedding model's own word pieces, with exact offsets and lines."""
 
 import hashlib
-from bisect import bisect_right
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,7 +13,8 @@ from ingest.structure import PIPE_ROW, chunk_heading, indexed_text, listed
 
 # Words whose trailing dot does not end a sentence (lower-cased, without the dot).
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt inc ltd co corp vs etc e.g i.e no fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    "mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt inc ltd co corp vs etc e.g i.e no fig approx dept est "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 # A candidate end: terminal punctuation plus closing quotes/brackets, then whitespace; or a line break.
 _END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|\n")
@@ -133,7 +134,8 @@ def document_hash(document: LoadedDocument) -> str:
 class Chunker:
     """Packs whole sentences into chunks of at most `max_tokens` word pieces, overlapping by whole sentences."""
 
-    def __init__(self, count_tokens: Callable[[list[str]], list[int]], token_spans: Callable[[str], list[tuple[int, int]]],
+    def __init__(self, count_tokens: Callable[[list[str]], list[int]],
+                 token_spans: Callable[[str], list[tuple[int, int]]],
                  max_tokens: int, overlap_tokens: int):
         self.count_tokens = count_tokens  # word pieces per text, no special tokens
         self.token_spans = token_spans  # char spans of each word piece in a text, for cutting overlong sentences

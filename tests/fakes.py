@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 
 from assistant.settings import Settings
+from ingest import Ingestor, IngestReport
 from ingest.embedding import Embedder
 
 # The backend the fake records in a collection's identity: a store it filled never passes for a real model's.
@@ -45,3 +46,9 @@ def fake_embedder(settings: Settings) -> Embedder:
     embedder = Embedder(settings.embedding_model, FAKE_BACKEND, settings.embed_batch_size, settings.model_cache_dir)
     embedder._model = HashEncoder(embedder.dimension, embedder.tokenizer)
     return embedder
+
+
+def ingest_fake(paths: list, settings: Settings, **options) -> IngestReport:
+    """ingest_paths with the stand-in: the same chunks and bookkeeping, no model run (for tests of what is stored
+    and indexed, not of what the vectors mean)."""
+    return Ingestor(settings, embedder=fake_embedder(settings)).run(paths, **options)

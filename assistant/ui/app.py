@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Sequence
 
 import gradio as gr
@@ -12,8 +13,14 @@ from assistant.errors import one_line
 from assistant.history import parse_history
 from assistant.settings import MB, Settings, display_host
 from assistant.ui.chat import export_conversation, respond
-from assistant.ui.documents import (SORTS, document_key, ingest_uploads, list_documents, removal_question,
-                                    remove_documents)
+from assistant.ui.documents import (
+    SORTS,
+    document_key,
+    ingest_uploads,
+    list_documents,
+    removal_question,
+    remove_documents,
+)
 from assistant.ui.render import esc, note, scope_text, sources_panel
 from assistant.ui.session import new_session
 from ingest.loaders import SUFFIXES
@@ -216,13 +223,21 @@ def build_app(settings: Settings) -> gr.Blocks:
     return app
 
 
+def _stdout(line: str) -> None:
+    """The line at once, even on a pipe: whoever started the page waits for it."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, *,
            prevent_thread_lock: bool = False, sample: bool = True, quiet: bool = True,
-           on_message: Callable[[str], None] = print, routers: Sequence[APIRouter] = ()) -> gr.Blocks:
+           on_message: Callable[[str], None] = print, on_ready: Callable[[str], None] | None = None,
+           routers: Sequence[APIRouter] = ()) -> gr.Blocks:
     """Ingest the sample if the store is empty, warm up, serve the page and print its URL on stdout.
 
     Blocks until interrupted unless `prevent_thread_lock`; then stop it with `app.close()`. `on_message` gets the
-    first-start ingestion's lines (stdout by default); `routers` are served beside the page, on Gradio's own FastAPI
+    first-start ingestion's lines (stdout by default), `on_ready` the URL line (stdout, flushed, by default);
+    `routers` are served beside the page, on Gradio's own FastAPI
     app (they bring their own authentication: Gradio's password guards only its routes)."""
     from assistant.api import Assistant
     from ingest.sample import ensure_sample
@@ -239,7 +254,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
                max_file_size=int(settings.max_file_mb * MB))
     for router in routers:
         app.app.include_router(router)
-    print(f"Chat running on http://{display_host(host)}:{app.server_port}/", flush=True)
+    (on_ready or _stdout)(f"Chat running on http://{display_host(host)}:{app.server_port}/")
     if not prevent_thread_lock:
         app.block_thread()
     return app

@@ -14,7 +14,8 @@ Say = Callable[[str], None]
 
 def say(line: str) -> None:
     """A progress line on stderr (stdout carries the results)."""
-    print(line, file=sys.stderr, flush=True)
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def profile_text(profiler: cProfile.Profile, limit: int = 30) -> str:

@@ -89,7 +89,8 @@ _PHRASINGS = ("{q}", "Question: {q}", "Please explain: {q}", "In Python, {lq}", 
 
 
 def write_pydoc_corpus(folder: Path, max_bytes: int | None = None) -> list[Path]:
-    """Python's own language reference topics as one .txt file each (about 465 KB); `max_bytes` keeps the smaller ones."""
+    """Python's own language reference topics as one .txt file each (about 465 KB); `max_bytes` keeps the smaller
+    ones."""
     import pydoc_data.topics
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,8 @@ def corpus_questions(texts: list[str], n: int, seed: int = 0) -> list[str]:
     return questions[:n] or ["What is this document about?"]
 
 
-_TRAILING = frozenset("a an the of for to in on at by and or but with from as is are was were be that this its their".split())
+_TRAILING = frozenset("a an the of for to in on at by and or but with from as is are was were be that this its "
+                      "their".split())
 
 
 def _topic(sentence: str) -> str:
@@ -206,7 +208,8 @@ def write_large_corpus(folder: Path, megabytes: float, file_mb: float = 1.0, see
     import pydoc_data.topics
 
     folder.mkdir(parents=True, exist_ok=True)
-    paragraphs = [p.strip() for text in pydoc_data.topics.topics.values() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paragraphs = [p.strip() for text in pydoc_data.topics.topics.values() for p in re.split(r"\n\s*\n", text)
+                  if p.strip()]
     rng = random.Random(seed)
     target, per_file = int(megabytes * MB), int(file_mb * MB)
     paths, written, number = [], 0, 0

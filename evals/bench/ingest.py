@@ -21,7 +21,8 @@ def _raw_encode(model, texts: list[str], batch_size: int) -> float:
 
 
 def _naive_ingest(files: list[Path], embeddings, directory: Path, name: str) -> tuple[float, int]:
-    """The plain LangChain recipe: split with RecursiveCharacterTextSplitter, embed and store with Chroma.from_documents."""
+    """The plain LangChain recipe: split with RecursiveCharacterTextSplitter, embed and store with
+    Chroma.from_documents."""
     from chromadb.config import Settings as ChromaSettings
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
@@ -102,10 +103,14 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
                 seconds, chunks = _naive_ingest(files, naive_embeddings, work / f"naive-{number}", f"naive-{number}")
                 run["seconds"]["naive"], run["naive_chunks"] = seconds, chunks
         s = run["seconds"]
-        quotient = lambda a, b: s[a] / s[b] if a in s and b in s else None  # time of a / time of b = speed of b / a
+
+        def quotient(a: str, b: str) -> float | None:  # time of a / time of b = speed of b / a
+            return s[a] / s[b] if a in s and b in s else None
+
         run["ratios"] = {f"raw_{b}_vs_raw_fp32": quotient("raw_fp32", f"raw_{b}") for b in ENCODERS if b != "fp32"}
         if "naive" in s and "raw_fp32" in s:
-            run["ratios"]["naive_vs_raw_fp32"] = s["raw_fp32"] / s["naive"] * run["naive_chunks"] / len(texts)  # chunks/s
+            # chunks/s
+            run["ratios"]["naive_vs_raw_fp32"] = s["raw_fp32"] / s["naive"] * run["naive_chunks"] / len(texts)
         for backend in backends:
             run["ratios"][f"ingest_{backend}_vs_raw_{backend}"] = quotient(f"raw_{backend}", f"ingest_{backend}")
             if backend != "fp32":
@@ -118,7 +123,8 @@ def measure_ingest(groups: list[list[Path]], settings_for, work: Path, say: Say,
     if profile_dir is not None:  # after the timed runs, into a collection of its own: profiling slows what it watches
         profiler = cProfile.Profile()
         profiler.enable()
-        Ingestor(settings_for("bench-profile", main), embedder=embedders[main]).run(groups[0], on_message=lambda line: None)
+        Ingestor(settings_for("bench-profile", main),
+                 embedder=embedders[main]).run(groups[0], on_message=lambda line: None)
         profiler.disable()
         (profile_dir / "profile-ingest.txt").write_text(profile_text(profiler))
 

@@ -34,7 +34,8 @@ def measure_scales(settings, scales: list[int], questions: list[str], say: Say, 
         started = time.perf_counter()
         if scale > have:
             say(f"  adding {scale - have} synthetic chunks (to {scale})")
-            for ids, vectors, documents, metadatas in synthetic_batches(real, have - n_real, scale - have, folder, batch):
+            batches = synthetic_batches(real, have - n_real, scale - have, folder, batch)
+            for ids, vectors, documents, metadatas in batches:
                 store.upsert(ids, vectors, documents, metadatas)
             store.bump_version()
         add_s = time.perf_counter() - started
@@ -101,11 +102,14 @@ def measure_scales(settings, scales: list[int], questions: list[str], say: Say, 
             profiler.disable()
             (profile_dir / "profile-answer.txt").write_text(profile_text(profiler))
 
-        ms = lambda values, q: round(1000 * percentile(values, q), 2)
+        def ms(values: list[float], q: float) -> float:
+            return round(1000 * percentile(values, q), 2)
+
         row = {
             "scale": scale, "chunks": size, "real_chunks": n_real, "questions": len(questions),
             "answered": len(answers),
-            "add_s": round(add_s, 2), "index_build_s": round(index_s, 3), "index_load_s": round(index_load_s, 3), "first_query_s": round(first_query_s, 3),
+            "add_s": round(add_s, 2), "index_build_s": round(index_s, 3), "index_load_s": round(index_load_s, 3),
+               "first_query_s": round(first_query_s, 3),
             "retrieval_p50_ms": ms(retrieval, 50), "retrieval_p95_ms": ms(retrieval, 95),
             "answer_p50_ms": ms(answers, 50), "answer_p95_ms": ms(answers, 95), "refused": refused,
             "retrieval_parts_p50_ms": {name: ms(values, 50) for name, values in parts.items()},

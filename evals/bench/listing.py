@@ -1,7 +1,8 @@
-"""How long the document listing takes on a large collection: `python -m evals.bench.listing [DOCS] [CHUNKS]`.
+"""How long the document listing takes on a large collection: `assistant bench listing --documents N --chunks N`.
 
 Writes DOCS documents of CHUNKS chunks each (random vectors: the listing reads metadata only) into a fresh embedded
-store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's sorted, paged listing of it."""
+store and into a fresh `chroma run` server, then times `Assistant.documents()` and the page's sorted, paged listing of
+it."""
 
 import random
 import shutil
@@ -11,10 +12,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from assistant import Assistant, Settings
 from assistant.processes import free_port
 from assistant.types import DocumentPage
+from evals.bench.common import say
 from evals.stats import median
 from ingest.records import ChunkMeta
 
@@ -46,7 +49,8 @@ def timed(fn, runs: int = 5) -> tuple[float, float]:
     return median(seconds), max(seconds)
 
 
-def main(documents: int = 5000, chunks: int = 4) -> None:
+def time_listing(documents: int = 5000, chunks: int = 4, out: Callable[[str], None] = say) -> None:
+    """Fill an embedded store and a `chroma run` server with DOCUMENTS x CHUNKS chunks; one line each to `out`."""
     folder = Path(tempfile.mkdtemp(prefix="listing-"))
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder / "server"),
@@ -65,7 +69,7 @@ def main(documents: int = 5000, chunks: int = 4) -> None:
             listed = len(bot.documents())
             api, api_max = timed(bot.documents)
             page, page_max = timed(lambda: DocumentPage.of(bot.documents(), "newest", "", 3))
-            print(f"{where}: {listed} documents, {documents * chunks} chunks: Assistant.documents() median "
+            out(f"{where}: {listed} documents, {documents * chunks} chunks: Assistant.documents() median "
                   f"{api * 1000:.0f} ms (slowest {api_max * 1000:.0f}); the page's listing (sorted and paged) "
                   f"median {page * 1000:.0f} ms (slowest {page_max * 1000:.0f})")
     finally:
@@ -73,6 +77,3 @@ def main(documents: int = 5000, chunks: int = 4) -> None:
         server.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
 
-
-if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))

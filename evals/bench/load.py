@@ -4,8 +4,9 @@ Bounded in time and in requests, on 127.0.0.1 only. For each target it reports r
 few messages), answers per second, latency p50/p95/max and the serving process's resident memory after a warm-up
 round, at the end and at its peak, so growth under load can be held to a stated bound.
 
-    python -m evals.bench.load                       # 8 clients, 60 s per target, on a fresh `assistant chat`
-    python -m evals.bench.load --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
+    assistant bench steady                     # 8 clients, 60 s per target, on a fresh `assistant chat`
+    assistant bench steady --clients 16 --seconds 20 --url http://127.0.0.1:7860/ --pid 1234
+    assistant bench load                       # 16 then 64 clients past the admission line (run_overload_bench)
 
 `run_load_bench()` is what the benchmark calls; `load()` drives any `ask(client, question)` function. Nothing heavy is
 imported until a run starts."""
@@ -18,9 +19,7 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Callable, Optional
-
-import typer
+from typing import Callable
 
 from assistant.settings import MB, is_loopback
 from evals.bench.common import say
@@ -90,7 +89,10 @@ def load(ask: Callable[[int, str], object], clients: int, seconds: float, max_re
         thread.join(seconds + 600)  # a request in flight at the deadline may finish; a hung one is reported
     wall = time.perf_counter() - started
     hung = sum(thread.is_alive() for thread in threads)
-    ms = lambda q: None if not latencies else round(1000 * percentile(latencies, q), 1)
+
+    def ms(q: float) -> float | None:
+        return None if not latencies else round(1000 * percentile(latencies, q), 1)
+
     return {
         "clients": clients, "seconds": round(wall, 2), "requests": sent[0], "answers": len(latencies),
         "refused": refused[0],
@@ -114,7 +116,8 @@ def _measured(run: Callable[[], dict], watch: RssSampler, warm_up: Callable[[], 
     result = run()
     after = watch.now()
     result.update(rss_after_warm_up_mb=round(before / MB, 1), rss_end_mb=round(after / MB, 1),
-                  rss_peak_mb=round(max(rss for _, rss in watch.points) / MB, 1), rss_growth_mb=round((after - before) / MB, 1))
+                  rss_peak_mb=round(max(rss for _, rss in watch.points) / MB, 1),
+                  rss_growth_mb=round((after - before) / MB, 1))
     return result
 
 
@@ -140,7 +143,10 @@ def load_gradio(url: str, pid: int | None, clients: int, seconds: float, max_req
     import os
 
     connections = [gradio_client(url, auth) for _ in range(clients)]
-    ask = lambda n, q: connections[n].predict(q, api_name="/ask")
+
+    def ask(n: int, q: str):
+        return connections[n].predict(q, api_name="/ask")
+
     with RssSampler(pid or os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
@@ -155,7 +161,10 @@ def load_api(settings, clients: int, seconds: float, max_requests: int, question
     from assistant.api import Assistant
 
     bots = [Assistant(settings) for _ in range(clients)]
-    ask = lambda n, q: bots[n].ask(q)
+
+    def ask(n: int, q: str):
+        return bots[n].ask(q)
+
     with RssSampler(os.getpid(), 0.25) as watch:
         result = _measured(lambda: load(ask, clients, seconds, max_requests, questions, _answer_problem), watch,
                            lambda: [ask(0, q) for q in questions])
@@ -190,7 +199,8 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
             else:
                 from evals.bench.proc import chat_server
 
-                with chat_server(settings.data_dir, settings.collection, settings.embedding_backend) as (process, page, _):
+                with chat_server(settings.data_dir, settings.collection,
+                                 settings.embedding_backend) as (process, page, _):
                     log(f"load: {clients} gradio clients on {page.rstrip('/')}/ask for {seconds:g} s")
                     results["gradio"] = load_gradio(page, process.pid, clients, seconds, max_requests)
         if "api" in targets:
@@ -203,7 +213,8 @@ def run_load_bench(settings=None, url: str | None = None, pid: int | None = None
         if name in results:
             r = results[name]
             r["ok"] = r["errors"] == 0 and r["answers"] > 0 and r["rss_growth_mb"] <= max_rss_growth_mb
-            log(f"  {name}: {r['answers']} answers, {r['errors']} errors, {r['answers_per_s']}/s, p50 {r['p50_ms']} ms, "
+            log(f"  {name}: {r['answers']} answers, {r['errors']} errors, {r['answers_per_s']}/s, p50 {r['p50_ms']} "
+                "ms, "
                 f"p95 {r['p95_ms']} ms, RSS {r['rss_after_warm_up_mb']} -> {r['rss_end_mb']} MB "
                 f"(growth {r['rss_growth_mb']} MB, bound {max_rss_growth_mb:g}){'' if r['ok'] else '  FAILED'}")
     results["ok"] = all(results[name]["ok"] for name in ("gradio", "api") if name in results)
@@ -340,37 +351,3 @@ def soak(url: str, model: str, seconds: float, watch: RssSampler, log: Callable[
     log(f"  soak: {mixed['ask']['answers']} asked, {mixed['stream']['answers']} streamed, {errors} errors, RSS "
         f"{mixed['rss_before_mb']} -> {mixed['rss_after_mb']} MB{'' if mixed['ok'] else '  FAILED'}")
     return mixed
-
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@app.command()
-def main(
-    clients: Annotated[int, typer.Option(help="Concurrent clients per target (8-16 is the target range).")] = 8,
-    seconds: Annotated[float, typer.Option(help="Seconds of load per target.")] = 60.0,
-    max_requests: Annotated[int, typer.Option(help="Requests per target at most.")] = 20000,
-    url: Annotated[Optional[str], typer.Option(help="A running chat page (127.0.0.1); default: start one.")] = None,
-    pid: Annotated[Optional[int], typer.Option(help="The running chat page's process id, for its memory.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Store for the started chat page and the API.")] = None,
-    collection: Annotated[Optional[str], typer.Option(help="Collection name.")] = None,
-    max_rss_growth_mb: Annotated[float, typer.Option(help="Allowed RSS growth after warm-up, MB.")] = DEFAULT_RSS_GROWTH_MB,
-    only: Annotated[Optional[str], typer.Option(help="gradio or api (default both).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
-):
-    """Bounded load on the chat page's /ask and on the Python API; exit code 1 on errors or memory growth."""
-    from assistant.settings import Settings
-
-    settings = Settings().with_overrides(data_dir=data_dir, collection=collection) if data_dir or collection else None
-    results = run_load_bench(settings, url, pid, clients, seconds, max_requests, max_rss_growth_mb,
-                             (only,) if only else ("gradio", "api"))
-    text = json.dumps(results, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-    print(text)
-    raise typer.Exit(0 if results["ok"] else 1)
-
-
-if __name__ == "__main__":
-    app()

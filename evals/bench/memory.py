@@ -14,8 +14,10 @@ def measure_memory(work: Path, megabytes: float, stub: bool, backend: str, say: 
     corpus = work / "large-corpus"
     files = write_large_corpus(corpus, megabytes)
     size = sum(path.stat().st_size for path in files)
-    say(f"  ingesting {size / MB:.0f} MB in {len(files)} files in a child process ({'stub' if stub else 'real'} encoder)")
-    lines, sampler = run_child(["memory", str(corpus), str(work / "memory-data"), "stub" if stub else "real"], backend, 0.1)
+    say(f"  ingesting {size / MB:.0f} MB in {len(files)} files in a child process ({'stub' if stub else 'real'} "
+        "encoder)")
+    lines, sampler = run_child(["memory", str(corpus), str(work / "memory-data"), "stub" if stub else "real"], backend,
+                               0.1)
     ready = float(next(line.split()[1] for line in lines if line.startswith("ready")))
     _, added, seconds, failed = next(line for line in lines if line.startswith("done")).split()
     points = [(t, rss) for t, rss in sampler.points if t >= ready]
@@ -45,7 +47,8 @@ def measure_memory(work: Path, megabytes: float, stub: bool, backend: str, say: 
     result["growth_per_chunk_kb"] = result["second_half_growth_mb"] * 1024 / max(1, int(added) / 2)
     result["vector_kb_per_chunk"] = dimension * 4 / 1024
     result["flat"] = result["growth_per_chunk_kb"] <= 2 * result["vector_kb_per_chunk"]
-    say(f"  {int(added)} chunks in {float(seconds):.0f}s: RSS {at_ready:.0f} MB after load, peak {result['peak_rss_mb']:.0f} MB "
+    say(f"  {int(added)} chunks in {float(seconds):.0f}s: RSS {at_ready:.0f} MB after load, peak "
+        f"{result['peak_rss_mb']:.0f} MB "
         f"(second half: +{result['growth_per_chunk_kb']:.1f} KB per chunk stored; the vectors alone are "
         f"{result['vector_kb_per_chunk']:.1f} KB)")
     return result

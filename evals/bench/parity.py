@@ -43,7 +43,8 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
                 ingested[documents] = Ingestor(settings).run(dataset.corpus, on_message=lambda line: None)
             bot = Assistant(settings)
             scores = {}
-            for mode, retrieve in (("hybrid", lambda q: bot.retriever.passages(q, k)), ("dense", lambda q: _dense(bot, q, k))):
+            for mode, retrieve in (("hybrid", lambda q: bot.retriever.passages(q, k)),
+                                   ("dense", lambda q: _dense(bot, q, k))):
                 ranked = [retrieve(q) for q in questions]
                 scores[mode] = {
                     "hit@5": 100 * mean([metrics.hit_at(p, i.evidence, k) for p, i in zip(ranked, items)]),
@@ -59,5 +60,6 @@ def measure_parity(datasets: list, settings_for, say: Say, k: int = 5, limit: in
                          "parity": {pair: {mode: all(d >= -1.0 for d in delta[mode].values()) for mode in delta}
                                     for pair, delta in deltas.items()}}
         say(f"  {name} ({len(items)} questions), hybrid hit@5 / MRR@5: " + "; ".join(
-            f"{pair} {scores['hybrid']['hit@5']:.1f}/{scores['hybrid']['mrr@5']:.1f}" for pair, scores in per_pair.items()))
+            f"{pair} {scores['hybrid']['hit@5']:.1f}/{scores['hybrid']['mrr@5']:.1f}"
+            for pair, scores in per_pair.items()))
     return results

@@ -1,6 +1,6 @@
 """The benchmark's other processes: cold `assistant ask`, a live `assistant chat`, and the memory-bounded ingest.
 
-`python -m evals.bench.proc memory|answer ...` is the child side of the memory and Python-API measurements."""
+`assistant bench proc memory|answer ...` is the child side of the memory and Python-API measurements."""
 
 import os
 import subprocess
@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from assistant.processes import free_port, stop_server
 from assistant.settings import MB
@@ -87,7 +88,8 @@ def time_cli_ask(data_dir: Path, collection: str, backend: str, question: str) -
     """One cold `assistant ask`: seconds from process start to the answer on stdout, to exit, and peak RSS."""
     command = [*assistant_command(), "ask", question, "--data-dir", str(data_dir), "--collection", collection]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(backend))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=child_env(backend))
     with RssSampler(process.pid, 0.02) as sampler:
         first = process.stdout.readline()
         answered = time.perf_counter() - started
@@ -127,7 +129,8 @@ def chat_server(data_dir: Path, collection: str, backend: str, timeout: float = 
     """A running `assistant chat` on a free loopback port: yields (process, url); stopped on exit."""
     port = free_port()
     log = open(data_dir.parent / f"chat-{port}.log", "w")
-    command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection", collection]
+    command = [*assistant_command(), "chat", "--port", str(port), "--data-dir", str(data_dir), "--collection",
+               collection]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(backend))
     try:
@@ -155,9 +158,10 @@ def _wait_for_url(process: subprocess.Popen, timeout: float) -> str:
     return found[0]
 
 
-def run_child(args: list[str], backend: str, interval: float = 0.05, timeout: float = 7200) -> tuple[list[str], RssSampler]:
-    """Run `python -m evals.bench.proc ARGS`, sampling its RSS; returns its stdout lines and the sampler."""
-    process = subprocess.Popen([sys.executable, "-m", "evals.bench.proc", *args], stdout=subprocess.PIPE,
+def run_child(args: list[str], backend: str, interval: float = 0.05,
+              timeout: float = 7200) -> tuple[list[str], RssSampler]:
+    """Run `assistant bench proc ARGS`, sampling its RSS; returns its stdout lines and the sampler."""
+    process = subprocess.Popen([*assistant_command(), "bench", "proc", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=child_env(backend),
                                cwd=str(Path(__file__).resolve().parents[2]))
     with RssSampler(process.pid, interval) as sampler:
@@ -168,7 +172,7 @@ def run_child(args: list[str], backend: str, interval: float = 0.05, timeout: fl
 
 
 # -- the child side -----------------------------------------------------------------------------------------------
-def _child_memory(corpus: str, data_dir: str, stub: bool) -> None:
+def child_memory(corpus: str, data_dir: str, stub: bool, out: Callable[[str], None]) -> None:
     """Ingest `corpus` into a fresh store, printing `ready SECONDS` after the model loads and `done ADDED SECONDS`."""
     import numpy as np
 
@@ -190,16 +194,17 @@ def _child_memory(corpus: str, data_dir: str, stub: bool) -> None:
             # Pseudo-random unit vectors and token rows: the pipeline's memory, not the model's.
             rng = np.random.default_rng(len(texts))
             vectors = rng.standard_normal((len(texts), dimension)).astype(np.float32)
-            tokens = [rng.standard_normal((len(e.ids), dimension)).astype(np.float32) for e in tokenizer.encode_batch(texts)]
+            tokens = [rng.standard_normal((len(e.ids),
+                                           dimension)).astype(np.float32) for e in tokenizer.encode_batch(texts)]
             return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), tokens
 
         ingestor.embedder.model.encode_tokens = encode_tokens
-    print(f"ready {time.perf_counter() - started:.3f}", flush=True)
+    out(f"ready {time.perf_counter() - started:.3f}")
     report = ingestor.run([corpus], on_message=lambda line: None)
-    print(f"done {report.added} {report.seconds:.3f} {len(report.failed)}", flush=True)
+    out(f"done {report.added} {report.seconds:.3f} {len(report.failed)}")
 
 
-def _child_answer(data_dir: str, collection: str, question: str) -> None:
+def child_answer(data_dir: str, collection: str, question: str, out: Callable[[str], None]) -> None:
     """Answer one question through the Python API (the RSS stand-in when the chat page cannot start)."""
     from assistant.api import Assistant
     from assistant.settings import Settings
@@ -207,14 +212,5 @@ def _child_answer(data_dir: str, collection: str, question: str) -> None:
     settings = Settings.model_validate({**Settings().model_dump(), "data_dir": Path(data_dir), "chroma_url": None,
                                         "collection": collection})
     answer = Assistant(settings).ask(question)
-    print(f"answered {answer.refused} {answer.text[:80]!r}", flush=True)
+    out(f"answered {answer.refused} {answer.text[:80]!r}")
 
-
-if __name__ == "__main__":
-    kind, *rest = sys.argv[1:]
-    if kind == "memory":
-        _child_memory(rest[0], rest[1], rest[2] == "stub")
-    elif kind == "answer":
-        _child_answer(*rest)
-    else:
-        raise SystemExit(f"unknown child {kind!r}")

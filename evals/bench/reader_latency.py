@@ -1,26 +1,25 @@
 """Extractive answer latency with the reader and without, side by side in one process, on the bundled sample.
 
-python -m evals.bench.reader_latency [--rounds 3]
+assistant bench reader-latency [--rounds 3]
 """
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
+from evals.bench.common import say
 from evals.bench.latency import clear_caches
 from evals.stats import percentile
 
 
-def main(argv: list[str] | None = None) -> None:
+def compare_reader_latency(rounds: int = 3, out: Callable[[str], None] = say) -> None:
+    """Ask the sample's questions `rounds` times with the reader and without, interleaved; p50/p95 lines to `out`."""
     from assistant.api import Assistant
     from assistant.settings import Settings
     from evals.dataset import load_dataset
     from ingest import ingest_paths
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the sample's questions")
-    args = parser.parse_args(argv)
     data = load_dataset("peace-talks")
     questions = [i.question for i in data.items]
     with tempfile.TemporaryDirectory() as tmp:
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         for bot in bots.values():
             bot.warm_up().ask(questions[0])
         times: dict[str, list[float]] = {name: [] for name in bots}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for question in questions:
                 for name, bot in bots.items():  # interleaved: both see the same load on a shared machine
                     clear_caches(bot.embedder)
@@ -39,9 +38,6 @@ def main(argv: list[str] | None = None) -> None:
                     times[name].append(time.perf_counter() - started)
     p50 = {name: percentile(t, 50) for name, t in times.items()}
     for name, t in times.items():
-        print(f"{name:<15} p50 {1000 * p50[name]:.1f} ms, p95 {1000 * percentile(t, 95):.1f} ms ({len(t)} asks)")
-    print(f"ratio with/without: p50 {p50['with reader'] / p50['without reader']:.2f}")
+        out(f"{name:<15} p50 {1000 * p50[name]:.1f} ms, p95 {1000 * percentile(t, 95):.1f} ms ({len(t)} asks)")
+    out(f"ratio with/without: p50 {p50['with reader'] / p50['without reader']:.2f}")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""`assistant bench` (and `python -m evals.bench`): ingest and query speed measured side by side with their baselines.
+"""`assistant bench`: ingest and query speed measured side by side with their baselines.
 
 One run prints a table, writes bench.json and bench.png (latency against collection size). Every figure that has a
 target is a ratio against a baseline run in the same invocation (medians of repetitions) or a latency percentile; the
@@ -7,24 +7,24 @@ module imports nothing heavy until a run starts, so `assistant` stays quick to s
 import os
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Callable
 
-import typer
-
-from assistant.console import fail
 from evals.bench.common import say
-from evals.bench.report import table, write_outputs
+from evals.bench.report import write_outputs
 from evals.dataset import EXTERNAL
 
 DEFAULT_SCALES = (1000, 10000, 100000)
-DEFAULT_MEMORY_MB = 0.0  # the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
+# the memory run does not fit the 10-minute default run: --memory-mb N (stub encoder) or --memory
+DEFAULT_MEMORY_MB = 0.0
 LEVELS = [1, 4, 8]
 SQUAD_SUBSET = EXTERNAL / "squad2-dev-subset" / "dev-v2.0.json"
 
 # name: (description, target text, test on the value); the targets of issue 16.
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool]]] = {
-    "ingest_vs_raw_same_backend": ("1 ingest (default backend) / raw encode, same backend", ">= 0.9", lambda v: v >= 0.9),
+    "ingest_vs_raw_same_backend": ("1 ingest (default backend) / raw encode, same backend", ">= 0.9",
+                                   lambda v: v >= 0.9),
     "ingest_vs_raw_fp32": ("1 ingest (default backend) / raw fp32 encode", ">= 1.7", lambda v: v >= 1.7),
     "ingest_vs_naive": ("1 ingest (default) / naive LangChain recipe, MB/min", "> 1", lambda v: v > 1.0),
     "reingest_speedup": ("2 first ingest / re-ingest (same process)", ">= 20", lambda v: v >= 20),
@@ -64,7 +64,7 @@ def bench_settings(base, data_dir: Path, collection: str, backend: str):
 def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: Path = Path("bench-out"),
               quick: bool = False, reps: int = 3, memory_mb: float = 0.0, memory_real: bool = False,
               subprocesses: bool = True, squad: Path | None = SQUAD_SUBSET, profile: bool = False,
-              all_backends: bool = False,
+              all_backends: bool = False, command: str = "assistant bench",
               log: Callable[[str], None] = say) -> dict:
     """Run every measurement, write bench.json and bench.png into `out`, and return the results.
 
@@ -72,12 +72,12 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     questions, no child processes and no SQuAD parity."""
     from assistant.settings import Settings
     from evals.bench.concurrency import LoadCounter, measure_api_concurrency, measure_api_process_rss, measure_chat
+    from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.bench.ingest import measure_cli_reingest, measure_ingest, measure_reingest
     from evals.bench.latency import measure_scales
     from evals.bench.memory import measure_memory
     from evals.bench.parity import measure_parity, pair_name
     from evals.bench.startup import measure_cold_start
-    from evals.bench.corpus import PYDOC_QUESTIONS, corpus_files, corpus_questions, split_groups, write_pydoc_corpus
     from evals.dataset import load_dataset
 
     started = time.perf_counter()
@@ -87,9 +87,12 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
     base = Settings()
     counter = LoadCounter().install()
     cpu_started = _cpu_times()
-    results: dict = {"machine": _machine(), "load_before": load_average(),
-                     "config": {"quick": quick, "reps": reps, "scales": scales, "backend_default": base.embedding_backend,
-                                "embedding_model": base.embedding_model, "k": base.k, "query_backend": base.query_backend,
+    results: dict = {"command": command, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                     "machine": _machine(), "load_before": load_average(),
+                     "config": {"quick": quick, "reps": reps, "scales": scales,
+                                "backend_default": base.embedding_backend,
+                                "embedding_model": base.embedding_model, "k": base.k,
+                                "query_backend": base.query_backend,
                                 "parity_default": pair_name(base.embedding_backend, base.query_backend)}}
     profile_dir = out if profile else None
     sections, last = {}, [started]
@@ -104,7 +107,10 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, out: 
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             work = Path(tmp)
             data_dir = work / "data"
-            settings_for = lambda collection, backend: bench_settings(base, data_dir, collection, backend)
+
+            def settings_for(collection: str, backend: str):
+                return bench_settings(base, data_dir, collection, backend)
+
             if corpus is not None:
                 files = corpus_files(corpus)
                 if not files:
@@ -238,12 +244,16 @@ def ratios(results: dict) -> dict:
     latency = results.get("latency", [])
     concurrency = results.get("concurrency", {}).get("shared", {})
     gradio = results.get("chat", {}).get("gradio", {})
-    rate = lambda levels, n: (levels[str(n)]["answers_per_s"] / levels["1"]["answers_per_s"]
-                              if str(n) in levels and "1" in levels else None)
+
+    def rate(levels: dict, n: int) -> float | None:
+        return levels[str(n)]["answers_per_s"] / levels["1"]["answers_per_s"] if str(n) in levels and "1" in levels \
+            else None
+
     return {
         **{name: value for name, value in ingest.items() if name.startswith("raw_")},
         "ingest_vs_raw_same_backend": ingest[f"ingest_{backend}_vs_raw_{backend}"],
-        "ingest_vs_raw_fp32": ingest[f"ingest_{backend}_vs_raw_fp32" if backend != "fp32" else "ingest_fp32_vs_raw_fp32"],
+        "ingest_vs_raw_fp32": ingest[f"ingest_{backend}_vs_raw_fp32" if backend != "fp32"
+                                     else "ingest_fp32_vs_raw_fp32"],
         "ingest_vs_naive": ingest[f"ingest_{backend}_vs_naive"],
         "ingest_fp32_vs_raw_fp32": ingest.get("ingest_fp32_vs_raw_fp32"),
         "ingest_fp32_vs_naive": ingest.get("ingest_fp32_vs_naive"),
@@ -281,82 +291,3 @@ def targets(results: dict) -> list[dict]:
         rows.append({"name": name, "measure": text, "value": value, "target": target, "baseline": BASELINE.get(name),
                      "met": None if value is None else bool(test(value))})
     return rows
-
-
-# -- the command ----------------------------------------------------------------------------------------------------------
-def parse_scales(text: str) -> list[int]:
-    try:
-        scales = [int(float(part)) for part in text.replace("k", "000").split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected sizes like 1000,10000,100000, got {text!r}") from None
-    if not scales or min(scales) < 1:
-        raise typer.BadParameter("expected positive sizes")
-    return scales
-
-
-def bench_command(
-    ctx: typer.Context,
-    corpus: Annotated[Optional[Path], typer.Option(help="A file or folder to ingest (default: Python's pydoc topics).")] = None,
-    scale: Annotated[Optional[str], typer.Option(help="Collection sizes for query latency, comma-separated "
-                                                 "(default 1000,10000,100000; --quick: 150,400).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.png.")] = Path("bench-out"),
-    quick: Annotated[bool, typer.Option(help="The smallest run with every ratio (tiny corpus, small scales, no child processes).")] = False,
-    reps: Annotated[int, typer.Option(min=1, help="Repetitions of each measurement; ingest splits the corpus into "
-                                                  "2 x REPS interleaved parts.")] = 3,
-    memory: Annotated[bool, typer.Option(help="Measure peak RSS ingesting a generated 50 MB corpus (~115k chunks) with "
-                                              "the real encoder: about an hour on 2 cores.")] = False,
-    memory_mb: Annotated[Optional[float], typer.Option(
-        help=f"Size of the memory run's generated corpus in MB (0: skip). Without --memory the encoder is stubbed, so "
-             f"the run measures the pipeline's and Chroma's memory in minutes (default {DEFAULT_MEMORY_MB:g}; --quick: 0).")] = None,
-    profile: Annotated[bool, typer.Option(help="Also write cProfile reports of ingest, retrieval and answering into --out.")] = False,
-    all_backends: Annotated[bool, typer.Option("--all-backends", help="Also time our ingest with the other backend (fp32).")] = False,
-    squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON for the retrieval parity of the backends (dev data).")] = SQUAD_SUBSET,
-):
-    """Measure ingest and query speed against the raw model and the naive LangChain recipe; print the table
-    (`assistant bench load`: the overload run instead)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    scales = parse_scales(scale) if scale else None
-    if memory_mb is None:
-        memory_mb = 50.0 if memory else 0.0 if quick else DEFAULT_MEMORY_MB
-    try:
-        results = run_bench(corpus, scales, out, quick=quick, reps=reps, memory_mb=memory_mb, memory_real=memory,
-                            subprocesses=not quick, profile=profile, all_backends=all_backends, squad=squad)
-    except (ValueError, RuntimeError) as exc:
-        fail(str(exc), 1)
-    typer.echo(table(results))
-    typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
-
-
-
-def load_command(
-    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per level and face.")] = 60.0,
-    levels: Annotated[str, typer.Option(help="Client counts, comma-separated, lowest first.")] = "16,64",
-    soak_minutes: Annotated[float, typer.Option(min=0, help="Then a mixed soak (page asks, /v1 streams) this long; "
-                                                            "the full one is 30.")] = 0.0,
-    out: Annotated[Optional[Path], typer.Option(help="Write the results here as JSON.")] = None,
-):
-    """Overload one `assistant chat` (page /ask and /v1) past its admission line: admitted answers/s, p50/p95,
-    refused as busy, other errors, RSS; exit code 1 when a target is missed."""
-    import json
-
-    from evals.bench.load import run_overload_bench
-
-    try:
-        counts = tuple(int(part) for part in levels.split(",") if part.strip())
-    except ValueError:
-        raise typer.BadParameter(f"expected client counts like 16,64, got {levels!r}") from None
-    if len(counts) < 2 or min(counts) < 1:
-        raise typer.BadParameter("expected two or more positive client counts")
-    results = run_overload_bench(levels=counts, seconds=seconds, soak_seconds=60 * soak_minutes)
-    text = json.dumps(results, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-    typer.echo(text)
-    raise typer.Exit(0 if results["ok"] else 1)
-
-
-bench_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-bench_app.callback(invoke_without_command=True)(bench_command)
-bench_app.command("load")(load_command)

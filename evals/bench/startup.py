@@ -23,7 +23,8 @@ def measure_cold_start(settings, question: str, reps: int, say: Say, label: str 
         "answer_vs_floor": median(r["answer_s"] / f for r, f in zip(runs, floors)),
         "teardown_s": median(r["exit_s"] - r["answer_s"] for r in runs),
     }
-    say(f"  cold `assistant ask`{label}: answer after {result['answer_s']:.2f}s ({result['answer_vs_floor']:.2f} of the "
+    say(f"  cold `assistant ask`{label}: answer after {result['answer_s']:.2f}s ({result['answer_vs_floor']:.2f} of "
+        "the "
         f"floor {result['floor_s']:.2f}s), exit {result['exit_s']:.2f}s, peak RSS {result['peak_rss_mb']:.0f} MB "
         "(imports: " + ", ".join(f"{m} {s:.2f}s" for m, s in imports.items()) + ")")
     return result

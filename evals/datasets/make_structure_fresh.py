@@ -29,14 +29,17 @@ SAILINGS = [("Departs", "Portmoor to Skerry", "Skerry to Portmoor"),
 def write_docx(path: Path) -> None:
     doc = Document()
     doc.add_heading("Brookfield Allotment Society: Plot rents 2026", level=0)
-    doc.add_paragraph("These rents were agreed at the annual general meeting on 22 November 2025 and apply from 1 January 2026.")
+    doc.add_paragraph("These rents were agreed at the annual general meeting on 22 November 2025 and apply from 1 "
+                      "January 2026.")
     doc.add_heading("Rents and water charges", level=1)
     doc.add_paragraph("Concession rents apply to members over 66 and to members receiving a means-tested benefit.")
     add_table(doc, RENTS)
     doc.add_heading("Paying your rent", level=1)
-    doc.add_paragraph("Rents are due by 1 March each year. Plots still unpaid on 31 March are offered to the waiting list.")
+    doc.add_paragraph("Rents are due by 1 March each year. Plots still unpaid on 31 March are offered to the waiting "
+                      "list.")
     doc.add_paragraph("A refundable key deposit of £15 is taken when you join.")
-    doc.add_paragraph("Pay by bank transfer to the society's account or in cash at the trading hut on Saturday mornings.")
+    doc.add_paragraph("Pay by bank transfer to the society's account or in cash at the trading hut on Saturday "
+                      "mornings.")
     doc.add_heading("Plot rules", level=1)
     for rule in ["Keep at least three quarters of the plot under cultivation",
                  "No bonfires between 1 April and 30 September",

@@ -2,7 +2,6 @@
 
 from assistant.answer import REFUSAL, Claim, parse_claims
 
-
 # -- citation parsing (no server) -------------------------------------------------------------------------------
 
 def test_parse_claims_reads_markers_per_sentence():

@@ -110,7 +110,8 @@ def test_a_faq_heading_that_repeats_the_question_is_not_the_answer(reader):
     assert not any(c.quote.rstrip().endswith("?") for c in answer.citations), answer.citations
 
 
-@pytest.mark.xfail(strict=True, reason="the next-best rover sentence scores 0.94 against the answer's 0.95 (within the 0.15 "
+@pytest.mark.xfail(strict=True,
+                   reason="the next-best rover sentence scores 0.94 against the answer's 0.95 (within the 0.15 "
                    "margin) and shares under half its words with the first, so it counts as adding; telling 'adds "
                    "to the answer' from 'is about the same rover' needs a reader")
 def test_a_second_sentence_only_when_it_adds_to_the_answer(reader):

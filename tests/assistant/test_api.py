@@ -13,10 +13,22 @@ from assistant.api import fence
 from assistant.errors import AssistantError, InvalidQuestion
 from assistant.retrieval import Terms
 from ingest.loaders import load_document
-from tests.helpers import (INJECTED_TEXT, MARKERS, SAMPLE, WITKOFF_Q, check_answer, cites_line, doc_text, line_of,
-                           sample_with, sentences, unmarked)
+from tests.helpers import (
+    INJECTED_TEXT,
+    MARKERS,
+    SAMPLE,
+    WITKOFF_Q,
+    check_answer,
+    cites_line,
+    doc_text,
+    line_of,
+    sample_with,
+    sentences,
+    unmarked,
+)
 
-CITATION_FIELDS = {"number", "source", "title", "page", "page_end", "start", "end", "line_start", "line_end", "location",
+CITATION_FIELDS = {"number", "source", "title", "page", "page_end", "start", "end", "line_start", "line_end",
+                   "location",
                    "quote", "score", "supported"}
 
 

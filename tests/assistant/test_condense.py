@@ -5,7 +5,8 @@ import pytest
 from assistant.answer import REFUSAL
 from assistant.condense import is_follow_up, judged_question, rewrite
 
-HISTORY = [("Who kept the Varnholm light?", "Its lamp burned paraffin [1]. Ingrid Solberg became the keeper in 1931 [2].")]
+HISTORY = [("Who kept the Varnholm light?",
+            "Its lamp burned paraffin [1]. Ingrid Solberg became the keeper in 1931 [2].")]
 
 
 def test_pronoun_rewrite_keeps_people_and_skips_sentence_initial_words():

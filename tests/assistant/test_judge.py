@@ -17,7 +17,8 @@ from assistant.types import Passage
 
 @pytest.mark.parametrize("question,sentence", [
     ("How much does a replacement air filter cost?", "Clean the air filter every 2 weeks."),
-    ("How much does the Douro Valley tour cost?", "- 08:00: full-day tour of the Douro Valley with two vineyard visits."),
+    ("How much does the Douro Valley tour cost?",
+     "- 08:00: full-day tour of the Douro Valley with two vineyard visits."),
     ("How much does the DH-25 weigh?", "The DH-25 removes up to 25 litres per day and has a 4.2-litre tank."),
     ("How many volunteers cleared the Mill Lane site?", "Volunteers spent six months clearing rubble."),
     ("How many students passed the course?", "About 35% of the students passed."),
@@ -66,7 +67,8 @@ def test_the_refusal_is_one_fitted_decision_over_the_best_sentence():
     """The judge refuses by its own refusal model (features: the best sentence's probability and signals), not by a
     threshold on the sentence ranking's probability; a setting can override its threshold."""
     assert load_models().refuse.features == REFUSAL_FEATURES and "slot_nowhere" in REFUSAL_FEATURES
-    passage = Passage(source="a.txt", title="a", text="The filter costs £12.", start=0, end=21, line_start=1, line_end=1)
+    passage = Passage(source="a.txt", title="a", text="The filter costs £12.", start=0, end=21, line_start=1,
+                      line_end=1)
     sentences = [Sentence(0, 0, len(passage.text), passage.text)]
     question = "How much does the filter cost?"
     never = Logistic(REFUSAL_FEATURES, tuple([0.0] * len(REFUSAL_FEATURES)), -5.0, 0.5)
@@ -108,8 +110,8 @@ def test_the_focus_of_a_question_is_the_word_naming_what_it_asks_about(question,
 
 def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
     """Near-misses: "How many students can enrol?" against a sentence about the course's credits and rooms."""
-    from assistant.retrieval import shared_terms
     from assistant.fitted import ANSWER_FEATURES
+    from assistant.retrieval import shared_terms
     from assistant.sentences import sentences_of
 
     text = "ENVS 214 is taught in the Hartley Building. It carries 3 credits. Up to 40 students can enrol."
@@ -124,14 +126,15 @@ def test_a_sentence_whose_context_lacks_the_questions_focus_scores_lower():
 
 def test_a_version_the_passage_never_names_is_another_entity():
     """'When will Ledgerly 4.4.0 be released?' against a thread about 4.2.3: its names match, its version does not."""
-    from assistant.retrieval import shared_terms
     from assistant.fitted import ANSWER_FEATURES
+    from assistant.retrieval import shared_terms
     from assistant.sentences import sentences_of
 
     text = "We expect to release Ledgerly 4.2.3 in the week of 17 March."
     passage = Passage(source="t.txt", title="Thread", text=text, start=0, end=len(text), line_start=1, line_end=1)
     judge = AnswerJudge(_Embedder(), shared_terms(), lambda term: 1.0, load_models())
-    features = dict(zip(ANSWER_FEATURES, judge.features("When will Ledgerly 4.4.0 be released?", sentences_of([passage]),
+    features = dict(zip(ANSWER_FEATURES,
+                        judge.features("When will Ledgerly 4.4.0 be released?", sentences_of([passage]),
                                                         [0], [passage])[0]))
     assert features["names_found"] == 1.0 and features["numbers_found"] == 0.0
     refusal = dict(zip(load_models().refuse.features, load_models().refuse.weights))

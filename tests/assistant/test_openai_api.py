@@ -62,7 +62,8 @@ MODEL = "grounded-assistant/sample"
 def test_conversation_takes_the_last_user_message_and_pairs_before_it_without_the_sources_block():
     reply = "Trump sent Witkoff [1].\n\nSources:\n\n1. `/docs/a.txt`, line 3 (verified)\n   > Witkoff"
     messages = [Message(role="system", content="Be brief."), Message(role="user", content="Who went?"),
-                Message(role="assistant", content=reply), Message(role="user", content=[{"type": "text", "text": "Why?"}])]
+                Message(role="assistant", content=reply),
+                Message(role="user", content=[{"type": "text", "text": "Why?"}])]
     assert conversation(messages) == ("Why?", [("Who went?", "Trump sent Witkoff [1].")])
     assert answer_of_reply("No sources here.") == "No sources here."
 

@@ -74,7 +74,7 @@ def test_without_a_model_file_the_reader_says_how_to_make_one(tmp_path):
     from assistant.errors import AssistantError
     from assistant.reader import Reader
 
-    with pytest.raises(AssistantError, match="evals.train_reader"):
+    with pytest.raises(AssistantError, match="train.reader"):
         Reader(tmp_path / "missing.onnx").logits([("question: a", "b")])
 
 

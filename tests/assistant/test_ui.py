@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant import ui
-from assistant.history import parse_history
 from assistant.errors import AssistantError
+from assistant.history import parse_history
 from ingest import uploads
 from tests.helpers import answer, chat_reply, line_of, passage, quoting
 
@@ -70,7 +70,8 @@ def test_uploads_land_in_the_upload_folder_only(tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("hello")
     folder = tmp_path / "uploads"
-    for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt", "../" * 100 + "z" * 5000 + ".md",
+    for name in ("../../escape.txt", "/etc/cron.d/x.txt", "sub/dir/y.txt", "a\x00.txt",
+                 "../" * 100 + "z" * 5000 + ".md",
                  "..\\..\\win.txt", "\ud800.txt"):
         target = uploads.save_upload(source, folder, name)
         assert target.parent == folder.resolve() and target.read_text() == "hello"

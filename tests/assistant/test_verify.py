@@ -9,7 +9,6 @@ from assistant.retrieval import shared_terms
 from assistant.verify import Verifier
 from tests.helpers import MARKERS, WITKOFF_Q, sentences, unmarked
 
-
 # -- verification (no server; the real embedding model) ---------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The benchmark: its pieces on made-up figures (fast), and its quickest real run end to end (slow). No timed assertions."""
+"""The benchmark: its pieces on made-up figures (fast), its quickest real run end to end (slow). No timed assertions."""
 
 import json
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evals.bench import report, run as bench
+from evals.bench import report
+from evals.bench import run as bench
 from evals.bench.corpus import PYDOC_QUESTIONS, split_groups, synthetic_batches, variants, write_pydoc_corpus
 
 RATIO_FIELDS = ["ingest_vs_raw_same_backend", "ingest_vs_raw_fp32", "ingest_vs_naive", "raw_int8_vs_raw_fp32",
@@ -39,7 +40,8 @@ def fake_results() -> dict:
         "cold_start": {"answer_s": 1.2, "exit_s": 1.4, "peak_rss_mb": 300.0, "floor_s": 10.0, "answer_vs_floor": 0.12,
                        "import_s": {"assistant.cli": 0.3, "assistant.api": 0.9}},
         "cold_start_at_max": {"answer_s": 9.0, "exit_s": 9.5, "answer_vs_floor": 0.9},
-        "chat": {"available": True, "start_s": 4.0, "first_answer_s": 0.3, "gradio": {str(n): {"answers_per_s": 5.0, "slowest_s": 1.0} for n in (1, 4, 8)},
+        "chat": {"available": True, "start_s": 4.0, "first_answer_s": 0.3,
+                 "gradio": {str(n): {"answers_per_s": 5.0, "slowest_s": 1.0} for n in (1, 4, 8)},
                  "openai": {str(n): {"answers_per_s": 6.5, "slowest_s": 1.5} for n in (1, 4, 8)},
                  "after_first": {"rss_mb": 500.0, "peak_rss_mb": 520.0}, "after_all": {"rss_mb": 900.0}},
         "latency": latency,
@@ -92,9 +94,11 @@ def test_table_and_plot(tmp_path):
 
 
 def test_parse_scales():
-    assert bench.parse_scales("1000,10k, 100000") == [1000, 10000, 100000]
+    from assistant.cli.bench import parse_scales
+
+    assert parse_scales("1000,10k, 100000") == [1000, 10000, 100000]
     with pytest.raises(Exception):
-        bench.parse_scales("many")
+        parse_scales("many")
 
 
 def test_corpus_groups_and_question_variants(tmp_path):
@@ -165,3 +169,57 @@ def test_the_load_run_counts_busy_refusals_apart_from_errors_and_latencies():
 
     result = load(ask, 1, 600, 10, check=lambda answer: None)
     assert (result["requests"], result["refused"], result["answers"], result["errors"]) == (10, 5, 4, 1), result
+PAGE = "# Performance\n\nProse before.\n\n{begin}\nan old table\n{end}\n\nProse after.\n"
+
+
+def test_markdown_table_replaces_only_what_stands_between_the_markers(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text(PAGE.format(begin=report.MARKDOWN_BEGIN, end=report.MARKDOWN_END))
+    results = fake_results() | {"command": "assistant bench --markdown", "date": "2026-12-03 15:40 UTC"}
+    report.write_markdown(results, doc)
+    text = doc.read_text()
+    assert text.startswith("# Performance\n\nProse before.\n\n") and text.endswith("\n\nProse after.\n")
+    assert "an old table" not in text
+    table = text.split(report.MARKDOWN_BEGIN)[1].split(report.MARKDOWN_END)[0]
+    assert "`assistant bench --markdown`, 2026-12-03 15:40 UTC, 300 s on 2 CPUs; load average (1 min) 0.5 -> 1.0" \
+        in table
+    assert "other processes used 2% of the CPU" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and line.count("|") == 6]
+    assert len(rows) == 1 + len(bench.TARGETS)  # the header and one row a target
+    assert "| 2 first ingest / re-ingest (same process) | 150 | - | >= 20 | yes |" in table
+    assert "| 100000 | 40.0 / 80.0 | 200 / 360 |" in table
+    report.write_markdown(results, doc)
+    assert doc.read_text() == text  # a second run rewrites the same table in the same place
+    assert [p.name for p in tmp_path.iterdir()] == ["performance.md"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("page", ["no markers\n", PAGE.format(begin=report.MARKDOWN_END, end=report.MARKDOWN_BEGIN)])
+def test_markdown_table_needs_both_markers_in_order(tmp_path, page):
+    doc = tmp_path / "performance.md"
+    doc.write_text(page)
+    with pytest.raises(ValueError, match="performance.md: needs the lines"):
+        report.write_markdown(fake_results(), doc)
+    assert doc.read_text() == page
+
+
+def test_bench_markdown_command(tmp_path, monkeypatch):
+    """--markdown --results writes an earlier run's table without running; a page without markers fails first."""
+    from assistant.cli import app
+
+    monkeypatch.setattr("evals.bench.run.run_bench", lambda *a, **k: pytest.fail("the benchmark ran"))
+    saved = tmp_path / "bench.json"
+    saved.write_text(json.dumps(fake_results()))
+    doc = tmp_path / "performance.md"
+    doc.write_text(PAGE.format(begin=report.MARKDOWN_BEGIN, end=report.MARKDOWN_END))
+    result = CliRunner().invoke(app, ["bench", "--markdown", "--doc", str(doc), "--results", str(saved)])
+    assert result.exit_code == 0, result.output
+    assert "| 2 first ingest / re-ingest (same process) | 150 |" in doc.read_text()
+    doc.write_text("no markers\n")
+    result = CliRunner().invoke(app, ["bench", "--markdown", "--doc", str(doc)])
+    assert result.exit_code == 2 and "needs the lines" in result.output
+
+
+def test_the_performance_page_has_the_markers():
+    from pathlib import Path
+
+    report.markdown_parts(Path(__file__).resolve().parents[2] / "docs" / "performance.md")

@@ -46,7 +46,8 @@ def test_claims_report_catches_nothing_when_the_verifier_accepts_everything(monk
 
 
 def paraphrase_problem(claim: str, evidence: str) -> str | None:
-    """Why a claim is not an LLM-style restatement of its evidence: a number not in the evidence, or too few new words."""
+    """Why a claim is not an LLM-style restatement of its evidence: a number not in the evidence, or too few new
+    words."""
     import re
 
     from tests.evals.test_multidoc_dataset import content_stems
@@ -65,7 +66,8 @@ def test_llm_paraphrases_restate_their_evidence_in_other_words():
     from evals.dataset import read_jsonl
 
     evidence = "The DH-25 removes up to 25 litres per day and has a 4.2-litre tank."
-    assert paraphrase_problem("The DH-25 can take as much as 25 litres of moisture out of the air daily.", evidence) is None
+    assert paraphrase_problem("The DH-25 can take as much as 25 litres of moisture out of the air daily.",
+                              evidence) is None
     assert "near-verbatim" in paraphrase_problem("The DH-25 removes up to 25 litres each day.", evidence)
     assert "numbers" in paraphrase_problem("The DH-25 can take as much as 20 litres of moisture out of the air daily.",
                                            evidence)

@@ -1,4 +1,5 @@
-"""evals.dataset: the bundled set's file, the JSONL and SQuAD 2.0 loaders, splits, and the reporting set's exclusions."""
+"""evals.dataset: the bundled set's file, the JSONL and SQuAD 2.0 loaders, splits, and the reporting set's
+exclusions."""
 
 import json
 from pathlib import Path
@@ -17,7 +18,8 @@ def test_bundled_dataset_file_is_valid():
     assert {r["category"] for r in raw} == {"factoid", "paraphrase", "why-how", "follow-up", "unanswerable"}
     for r in raw:
         assert set(r) == {"id", "question", "history", "answers", "evidence", "answerable", "category"}, r["id"]
-        assert r["answerable"] == (r["category"] != "unanswerable") == bool(r["answers"]) == bool(r["evidence"]), r["id"]
+        assert r["answerable"] == (r["category"] != "unanswerable") == bool(r["answers"]) \
+            == bool(r["evidence"]), r["id"]
         assert all(answer in CORPUS for answer in r["answers"]), r["id"]
         for ev in r["evidence"]:
             assert ev["source"] == "peace-talks.txt" and ev["quote"] in lines[ev["line"] - 1], (r["id"], ev)
@@ -42,7 +44,8 @@ def test_jsonl_loader_reports_bad_lines_and_quotes(tmp_path):
                                 "evidence": [{"source": "doc.txt", "quote": "second"}]}) + "\n")
     item = load_dataset(path).items[0]
     assert (item.evidence[0].start, item.evidence[0].line, item.category) == (11, 2, "answerable")
-    path.write_text(json.dumps({"id": "a", "question": "q", "evidence": [{"source": "doc.txt", "quote": "second", "line": 1}]}))
+    path.write_text(json.dumps({"id": "a", "question": "q",
+                                "evidence": [{"source": "doc.txt", "quote": "second", "line": 1}]}))
     with pytest.raises(ValueError, match="not on line 1"):
         load_dataset(path)
     path.write_text('{"id": "a"}\n')
@@ -71,7 +74,8 @@ def test_squad_v2_loader(tmp_path):
     first, impossible, third = dataset.items
     assert (first.answerable, first.answers, first.category) == (True, ["1,230 km"], "answerable")
     assert first.evidence == [Evidence(source="Rhine_River-000.txt", quote="1,230 km", line=1, start=45, line_end=1)]
-    assert (impossible.answerable, impossible.answers, impossible.evidence, impossible.category) == (False, [], [], "unanswerable")
+    assert (impossible.answerable, impossible.answers, impossible.evidence,
+            impossible.category) == (False, [], [], "unanswerable")
     assert third.evidence[0].source == "Rhine_River-001.txt"
     path.write_text("[]")
     with pytest.raises(ValueError, match="not a SQuAD"):
@@ -85,7 +89,8 @@ def test_jsonl_set_with_its_own_corpus_splits_and_loose_quotes():
     # The quote wraps a line on disk; it is found whitespace-insensitively, with the lines it covers.
     wrapped = by_id["b2"].evidence[0]
     text = (FIXTURE.with_suffix("") / "bridge.txt").read_text(encoding="utf-8")
-    assert text[wrapped.start:].startswith("carries four lanes of\nroad traffic") and (wrapped.line, wrapped.line_end) == (2, 3)
+    assert text[wrapped.start:].startswith("carries four lanes of\nroad traffic") and (wrapped.line, wrapped.line_end) \
+        == (2, 3)
     assert by_id["k1"].evidence[0].line == by_id["k1"].evidence[0].line_end == 5
     dev, test = load_dataset(FIXTURE, split="dev"), load_dataset(FIXTURE, split="test")
     assert [i.id for i in dev.items] == ["b1", "k1", "k3"] and [i.id for i in test.items] == ["b2", "b3", "k2"]

@@ -8,7 +8,6 @@ from evals.harness import Row, aggregate, metric_names, pick, score_item, why_fa
 from tests.evals.data import GOLD, RANKED
 from tests.helpers import ROOT, answer, citation
 
-
 HARBOR = Item(id="h", question="When did the Harbor Bridge close?", answerable=False, category="near-miss")
 
 
@@ -32,7 +31,8 @@ def test_pass_needs_a_reference_a_gold_citation_and_no_refusal():
     wrong_place = answer("Paris is big [1].", citations=[citation(1, "Paris is big.", 900, lines=(9, 9))])
     wrong_answer = answer("Lyon is a city [1].", citations=[citation(1, "Paris is the capital", 100)])
     refused = answer("I could not find this in the documents.", refused=True)
-    reasons = [why_failed(item, reply, score_item(item, reply, k=5)) for reply in (right, wrong_place, wrong_answer, refused)]
+    reasons = [why_failed(item, reply,
+                          score_item(item, reply, k=5)) for reply in (right, wrong_place, wrong_answer, refused)]
     assert reasons == ["", "cites no gold evidence", "no reference in the answer", "refused an answerable question"]
 
 def test_score_item_and_aggregate():
@@ -40,9 +40,11 @@ def test_score_item_and_aggregate():
     missed = Item(id="2", question="River?", answers=["Seine"], evidence=GOLD[1:], category="factoid")
     none = Item(id="3", question="Mayor?", answerable=False, category="unanswerable")
     rows = []
-    for item, reply in [(good, answer("Paris is the capital [1].", RANKED, [citation(1, "Paris is the capital", 100)], total=1.0)),
+    for item, reply in [(good, answer("Paris is the capital [1].", RANKED, [citation(1, "Paris is the capital", 100)],
+                                      total=1.0)),
                         (missed, answer("I could not find this.", RANKED[:1], refused=True, total=3.0)),
-                        (none, answer("Paris is the capital [1].", RANKED, [citation(1, "Paris is the capital", 100)], total=2.0))]:
+                        (none, answer("Paris is the capital [1].", RANKED, [citation(1, "Paris is the capital", 100)],
+                                      total=2.0))]:
         scores = score_item(item, reply, k=3)
         rows.append(Row(item=item, answer=reply, scores=scores, failure=why_failed(item, reply, scores)))
     assert rows[0].scores["retrieval.hit@1"] == 0.0 and rows[0].scores["retrieval.hit@3"] == 1.0
@@ -53,10 +55,12 @@ def test_score_item_and_aggregate():
     assert list(result) == metric_names(3)
     assert result["items"] == 3 and result["retrieval.hit@3"] == 0.5 and result["retrieval.mrr"] == 0.25
     # The unanswerable item's citation has no gold to hold, so it is wrong.
-    assert result["answer.contains"] == 0.5 and result["citation.precision"] == 0.5 and result["verifier.accepted"] == 1.0
+    assert result["answer.contains"] == 0.5 and result["citation.precision"] == 0.5 and result["verifier.accepted"] \
+        == 1.0
     assert result["overall.pass"] == 0.3333 and result["citation.located"] == 0.5
     assert result["refusal.recall"] == 0.0 and result["refusal.answerable_refused"] == 0.5
-    assert result["latency.total.p50"] == 2.0 and result["latency.total.p95"] == 3.0 and result["latency.answer.p50"] is None
+    assert result["latency.total.p50"] == 2.0 and result["latency.total.p95"] == 3.0 \
+        and result["latency.answer.p50"] is None
 
 
 def test_metric_names_are_documented():

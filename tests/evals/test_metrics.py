@@ -54,17 +54,20 @@ def test_contains_answer_matches_whole_words_after_normalisation():
 
 def test_cites_needs_the_same_file_and_overlapping_quotes():
     gold = Evidence(source="a.txt", quote="Paris is the capital", start=100)
-    assert metrics.cites(citation(1, "Paris is the capital of France.", 100), gold)  # the cited sentence holds the quote
+    # the cited sentence holds the quote
+    assert metrics.cites(citation(1, "Paris is the capital of France.", 100), gold)
     assert metrics.cites(citation(1, "is the cap", 105), gold)  # overlapping char spans
     assert metrics.cites(citation(1, "capital of France.", 112), gold)  # overlapping, neither contains the other
     assert not metrics.cites(citation(1, "Lyon is a city.", 110), gold)  # spans overlap, texts do not: other offsets
     assert not metrics.cites(citation(1, ". Next", 119), gold)  # sharing a full stop is not holding evidence
-    assert not metrics.cites(citation(1, "Paris is the capital of France.", 100, source="/docs/b.txt"), gold)  # other file
+    # other file
+    assert not metrics.cites(citation(1, "Paris is the capital of France.", 100, source="/docs/b.txt"), gold)
     assert not metrics.cites(citation(1, "Lyon is a city.", 400), gold)
     # Without offsets (PDF, DOCX, HTML) the quotes must contain one another, whitespace aside.
     loose = Evidence(source="a.pdf", quote="The canal opened\nthroughout in 1801.  It was busy.")
     assert metrics.cites(citation(1, "The canal opened throughout in 1801.", 5000, source="a.pdf"), loose)
-    assert metrics.cites(citation(1, "Yes: the canal opened throughout in 1801. It was busy. Then not.", 0, source="a.pdf"),
+    assert metrics.cites(citation(1, "Yes: the canal opened throughout in 1801. It was busy. Then not.", 0,
+                                  source="a.pdf"),
                          loose.model_copy(update={"quote": "the canal opened throughout in 1801. It was busy."}))
     assert not metrics.cites(citation(1, "The canal closed in 1901.", 0, source="a.pdf"), loose)
     assert not metrics.cites(citation(1, "", 0, source="a.pdf"), loose)
@@ -73,7 +76,8 @@ def test_cites_needs_the_same_file_and_overlapping_quotes():
 def test_citation_precision_counts_gold_only_never_the_verdict():
     cites = [citation(1, "unrelated", 0), citation(2, "Paris is the capital", 100, supported=False),
              citation(3, "nothing", 700, supported=False)]
-    assert metrics.citation_precision(cites, GOLD) == pytest.approx(1 / 3)  # only 2 holds gold; 1's support counts for nothing
+    # only 2 holds gold; 1's support counts for nothing
+    assert metrics.citation_precision(cites, GOLD) == pytest.approx(1 / 3)
     assert metrics.citation_precision(cites[:1], GOLD) == 0.0
     assert metrics.citation_recall(cites, GOLD) == 0.5
     assert metrics.citation_recall(cites[:1], GOLD) == 0.0
@@ -100,10 +104,12 @@ def test_citation_located_by_page_lines_or_quote():
     assert metrics.citation_located([citation(1, "y", 0, source="b.pdf", page=3)], [on_page]) == 0.0
     on_lines = Evidence(source="a.txt", quote="x", line=4, line_end=5, start=40)
     assert metrics.citation_located([citation(1, "y", 0, lines=(5, 7))], [on_lines]) == 1.0
-    assert metrics.citation_located([citation(1, "y", 0, lines=(6, 7)), citation(2, "z", 0, lines=(1, 3))], [on_lines]) == 0.0
+    assert metrics.citation_located([citation(1, "y", 0, lines=(6, 7)), citation(2, "z", 0, lines=(1, 3))],
+                                    [on_lines]) == 0.0
     # HTML lines count the file on disk, not the extracted text the citation's lines count: the quote decides.
     html = Evidence(source="a.html", quote="Paris is the capital", line=40)
-    assert metrics.citation_located([citation(1, "Paris is the capital.", 0, source="a.html", lines=(3, 3))], [html]) == 1.0
+    assert metrics.citation_located([citation(1, "Paris is the capital.", 0, source="a.html", lines=(3, 3))],
+                                    [html]) == 1.0
     assert metrics.citation_located([citation(1, "Lyon is a city.", 0, source="a.html", lines=(40, 40))], [html]) == 0.0
     by_quote = Evidence(source="a.docx", quote="Paris is the capital")
     assert metrics.citation_located([citation(1, "Paris is the capital.", 0, source="a.docx")], [by_quote]) == 1.0
@@ -112,7 +118,8 @@ def test_citation_located_by_page_lines_or_quote():
     assert metrics.citation_located([citation(1, "y", 0)], []) is None
 
 def test_refusal_scores_and_percentiles():
-    scores = metrics.refusal_scores(answerable=[True, True, False, False, False], refused=[True, False, True, True, False])
+    scores = metrics.refusal_scores(answerable=[True, True, False, False, False],
+                                    refused=[True, False, True, True, False])
     assert scores == {"refusal.precision": pytest.approx(2 / 3), "refusal.recall": pytest.approx(2 / 3),
                       "refusal.answerable_refused": 0.5}
     assert metrics.refusal_scores([True], [False])["refusal.recall"] is None

@@ -38,7 +38,8 @@ def visible(markup: str) -> str:
 
 def content_stems(text: str) -> set[str]:
     """Stems of the words that carry meaning: lower-cased, stop words and lone letters ("what's" -> "s") left out."""
-    return {STEM(w) for w in re.findall(r"\w+", text.lower()) if w not in STOP_WORDS and not (len(w) == 1 and w.isalpha())}
+    return {STEM(w) for w in re.findall(r"\w+", text.lower())
+            if w not in STOP_WORDS and not (len(w) == 1 and w.isalpha())}
 
 
 def shared_content_words(item: dict) -> set[str]:
@@ -189,7 +190,8 @@ def test_the_paraphrase_check_catches_a_shared_word():
     assert shared_content_words({"question": "How often should the air filter be cleaned?", "evidence": quote}) == {
         "air", "filter", "clean"}
     assert shared_content_words({"question": "What does cleaning involve?", "evidence": quote}) == {"clean"}
-    assert shared_content_words({"question": "How frequently should the mesh screen be washed?", "evidence": quote}) == set()
+    assert shared_content_words({"question": "How frequently should the mesh screen be washed?",
+                                 "evidence": quote}) == set()
 
 
 def test_a_moved_or_corrupted_quote_is_caught():

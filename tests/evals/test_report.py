@@ -18,9 +18,11 @@ def test_reports_are_written_and_escaped(tmp_path):
     assert html.count("data:image/png;base64,") == 2 and "PASS" in html
     # Failures come first, under their category, with the cited quote beside the (absent) gold quote.
     failures, passed = html.index("<h2>Failures (1), by category</h2>"), html.index("<h2>Passed (1)</h2>")
-    assert html.index("<h2>By category") < failures < html.index("<h3>near-miss (1)</h3>") < html.index("Anne became mayor") < passed
+    assert html.index("<h2>By category") < failures < html.index("<h3>near-miss (1)</h3>") \
+        < html.index("Anne became mayor") < passed
     assert passed < html.index("<h2>All metrics</h2>")
-    assert html.index("Mayor?") < html.index("The mayor is &lt;i&gt;Anne") < html.index("Anne became mayor") < html.index("none: should refuse")
+    assert html.index("Mayor?") < html.index("The mayor is &lt;i&gt;Anne") < html.index("Anne became mayor") \
+        < html.index("none: should refuse")
     assert "answered, should refuse" in html and "excluded articles Normans" in html
     assert "### near-miss (1)" in paths[1].read_text()
     text = summary(report, old)

@@ -19,8 +19,11 @@ def test_suite_prints_one_table_with_a_column_per_section(tmp_path):
                       section("claims", {"claims.caught": 0.25}, [])], Settings(), tmp_path)
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "bundled", "claims"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line and not line.startswith(("bundled:", "claims:", "total"))}
-    assert rows["items"] == ["10", "n/a"] and rows["citation.precision"] == ["0.500", "n/a"] and rows["claims.caught"] == ["n/a", "0.250"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line
+            and not line.startswith(("bundled:", "claims:", "total"))}
+    assert rows["items"] == ["10",
+                             "n/a"] and rows["citation.precision"] == ["0.500", "n/a"] and rows["claims.caught"] \
+                                 == ["n/a", "0.250"]
     assert "bundled: bundled data; test half only" in lines and lines[-1].startswith("total")
     saved = json.loads((tmp_path / "suite.json").read_text())
     assert [s["name"] for s in saved["sections"]] == ["bundled", "claims"]

@@ -10,6 +10,7 @@ from ingest import loaders
 from ingest.loaders import iter_files, load_document
 from tests.helpers import PAGE_WORDS, make_pdf, within
 
+
 def load_error(path: Path, **kwargs) -> str:
     """What the LoadError loading `path` says after its required "path: " prefix (tmp_path names hold test names)."""
     with pytest.raises(LoadError) as info:
@@ -284,7 +285,8 @@ def test_docx_with_deeply_nested_xml_is_refused(tmp_path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
                     'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
-        zf.writestr("word/document.xml", "<w:document>" + "<w:body>" * 100_000 + "</w:body>" * 100_000 + "</w:document>")
+        zf.writestr("word/document.xml",
+                    "<w:document>" + "<w:body>" * 100_000 + "</w:body>" * 100_000 + "</w:document>")
     error = within(60, outcome, load_document, path)
     assert isinstance(error, LoadError) and "corrupt or unreadable DOCX" in str(error)
 

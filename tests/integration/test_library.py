@@ -207,7 +207,7 @@ def test_cli_lists_removes_and_scopes(keepers, monkeypatch):
     assert "> The keeper of" in scoped.stdout and "lighthouse-log.txt" not in scoped.stdout
     bad_scope = run_cli("ask", QUESTION, "--source", "nowhere.txt", *flags)
     assert bad_scope.returncode == 1
-    assert bad_scope.stderr.strip() == f"error: nowhere.txt: not a document in collection 'keepers' " \
+    assert bad_scope.stderr.strip() == "error: nowhere.txt: not a document in collection 'keepers' " \
                                        "(`assistant docs` lists them)"
 
     removed = runner.invoke(app, ["docs", "remove", "lighthouse-log.txt", "nowhere.txt", *flags])

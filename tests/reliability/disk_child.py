@@ -12,13 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-mount, bin_dir, sample = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
 from assistant import ui
 from assistant.api import Assistant
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from ingest import ingest_paths
+from ingest.store import open_store
+
+mount, bin_dir, sample = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
 
 out = {}
 settings = Settings(data_dir=mount / "data", collection="disk-docs")
@@ -57,7 +59,8 @@ def attempt(name, fn):
     try:
         out[name] = {"ok": str(fn())[:200]}
     except Exception as exc:
-        out[name] = {"error": type(exc).__name__, "message": str(exc), "assistant_error": isinstance(exc, AssistantError)}
+        out[name] = {"error": type(exc).__name__, "message": str(exc),
+                     "assistant_error": isinstance(exc, AssistantError)}
 
 def cli(name, *args):
     done = subprocess.run([str(bin_dir / "assistant"), *args], capture_output=True, text=True, env=env, timeout=300)
@@ -98,7 +101,6 @@ attempt("ingest_ro", lambda: ingest_paths([extra], settings).summary())
 attempt("ask_ro_after", lambda: Assistant(settings).ask("What is the Zaporizhzhia plant?").text)
 out["upload_ro"] = ui.ingest_uploads(settings, [str(extra)], None)[0]
 cli("cli_ask_ro", "ask", "Who did Trump send to Moscow?")
-from ingest.store import open_store
 attempt("open_other_ro", lambda: open_store(other, identity).count())
 # Writable again: the same process can open it now. The failed opens above may still hold files of the read-only
 # mount: Chroma's half-started system is let go (store._forget_system) but closes its database when collected, which

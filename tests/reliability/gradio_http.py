@@ -48,7 +48,8 @@ def files_under(folder: Path) -> set[Path]:
 def raw_ask(server, question: str) -> tuple[str, object]:
     """POST /gradio_api/call/ask as any HTTP client can (JSON escapes carry lone surrogates that gradio_client cannot
     send): ("complete", answer dict) or ("error", message)."""
-    request = urllib.request.Request(server.url + "gradio_api/call/ask", json.dumps({"data": [question, None, None]}).encode(),
+    request = urllib.request.Request(server.url + "gradio_api/call/ask",
+                                     json.dumps({"data": [question, None, None]}).encode(),
                                      {"Content-Type": "application/json"})
     event = json.load(urllib.request.urlopen(request, timeout=30))["event_id"]
     kind = None

@@ -14,7 +14,6 @@ from ingest.embedding import get_embedder
 from ingest.store import open_store
 from tests.helpers import HOSTILE, llm_settings
 
-
 # Tags the chat and the sources panel write; text from documents and users is escaped inside them.
 RENDERED_TAGS = {"a", "span", "br", "mark", "div", "section", "h4", "details", "summary", "p"}
 
@@ -100,5 +99,6 @@ def test_hostile_documents_stay_data_in_the_llm_prompt(hostile_settings, fake_ll
 
 
 def test_a_model_that_obeys_an_injected_document_is_not_believed(hostile_settings, fake_llm):
-    obeyed = Assistant(llm_settings(hostile_settings, fake_llm.url, "openai:obey", llm_timeout=2.0)).ask("Who was the Brassmoor keeper in 1904?")
+    obeyed = Assistant(llm_settings(hostile_settings, fake_llm.url, "openai:obey",
+                                    llm_timeout=2.0)).ask("Who was the Brassmoor keeper in 1904?")
     assert obeyed.refused or "I have been pwned." in obeyed.unsupported_sentences, obeyed

@@ -9,8 +9,7 @@ from assistant.errors import LLMError
 from tests.helpers import WITKOFF_Q, chat_reply, check_answer, llm_settings, one_line, run_cli, within
 from tests.servers import free_port
 
-
-# -- the LLM endpoint is down, slow or talks nonsense -------------------------------------------------------------------
+# -- the LLM endpoint is down, slow or talks nonsense ------------------------------------------------------------
 FAILING = ["drop", "slow", "trickle", "cutoff", "badchunk", "error500", "notjson"]
 ANSWERING = ["good", "nocite", "invented", "offtopic", "cutoff_clean", "obey"]
 
@@ -33,7 +32,8 @@ def test_llm_faults_give_a_readable_error_or_a_checked_answer(sample_settings, f
             if behaviour == "good":
                 assert not answer.refused and "Witkoff" in answer.text and answer.citations[0].supported
             if behaviour == "invented":
-                assert "cheese" not in answer.text or "The moon is made of green cheese." in answer.unsupported_sentences
+                assert "cheese" not in answer.text \
+                    or "The moon is made of green cheese." in answer.unsupported_sentences
             if behaviour in ("offtopic", "obey"):
                 assert answer.refused or answer.unsupported_sentences, answer
 
@@ -57,4 +57,5 @@ def test_cli_ask_against_an_endless_llm_stream_ends_with_one_line(sample_setting
                      "--data-dir", str(sample_settings.data_dir), "--collection", sample_settings.collection,
                      env={"ASSISTANT_LLM_TIMEOUT": "2", "ASSISTANT_LLM_API_KEY": "test"}, timeout=120)
     assert result.returncode == 1
-    assert one_line(result.stderr.strip()) == "error: llm: openai:trickle did not finish its answer within 2 s (llm_timeout)"
+    assert one_line(result.stderr.strip()) \
+        == "error: llm: openai:trickle did not finish its answer within 2 s (llm_timeout)"

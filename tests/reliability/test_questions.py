@@ -11,7 +11,6 @@ from assistant.types import Answer
 from tests.helpers import chat_reply, check_answer, one_line, run_cli
 from tests.reliability.gradio_http import raw_ask
 
-
 # -- questions -------------------------------------------------------------------------------------------------------
 ODD_QUESTIONS = {
     "": "invalid", "   \n\t  ": "invalid", "x" * 100_000: "invalid",

@@ -22,7 +22,8 @@ def test_store_server_stop_and_restart_in_api_ui_and_cli(chroma_server, settings
     assert "Witkoff" in bot.ask(WITKOFF_Q).text
     chroma_server.stop()
     expected = f"store unreachable at {chroma_server.url}"
-    for call in (lambda: bot.ask(WITKOFF_Q), lambda: list(bot.stream(WITKOFF_Q)), lambda: Assistant(remote).ask(WITKOFF_Q)):
+    for call in (lambda: bot.ask(WITKOFF_Q), lambda: list(bot.stream(WITKOFF_Q)),
+                 lambda: Assistant(remote).ask(WITKOFF_Q)):
         with pytest.raises(StoreUnreachable, match=re.escape(expected)) as info:
             within(15, call)
         one_line(str(info.value))

@@ -39,7 +39,8 @@ def test_hostile_upload_names_stay_in_the_upload_areas(chat):
     gradio, uploads = (chat.root / "gradio").resolve(), (chat.data_dir / "uploads").resolve()
     received = []
     for i, name in enumerate(names):
-        code, body = multipart_upload(chat, name, f"Upload {i}: the Quillfeather Observatory opened in 1893.\n".encode())
+        code, body = multipart_upload(chat, name,
+                                      f"Upload {i}: the Quillfeather Observatory opened in 1893.\n".encode())
         assert code in (200, 400), (name, code, body)  # stored inside Gradio's folder, or refused
         if code == 200:
             [path] = json.loads(body)

@@ -101,7 +101,8 @@ def test_browser_renders_hostile_documents_and_questions_inert(page, tmp_path):
                                ("When was the Quenby mill rebuilt?", "1953"),
                                ("When was the Glimmerwick Bridge painted violet?", "Glimmerwick"),
                                ("What do tolls from the Glimmerwick Bridge fund?", "Glimmerwick"),
-                               (f"What river does the Glimmerwick Bridge span? {EVIL.replace('2', '4')}", "Glimmerwick")):
+                               (f"What river does the Glimmerwick Bridge span? {EVIL.replace('2', '4')}",
+                                "Glimmerwick")):
         bubble = page.ask(question)
         assert expected in bubble.text, bubble.text
         no_live_markup(page)

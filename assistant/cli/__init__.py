@@ -1,4 +1,5 @@
-"""The `assistant` command: ingest, ask, docs, chat, eval, bench. Thin: every command calls the Python API."""
+"""The `assistant` command: ingest, ask, docs, chat, serve, mcp here; eval, calibrate, claims, train-reader and the
+bench family in the modules beside this one. Thin: every command calls the Python API or an evals function."""
 
 import json
 import sys
@@ -7,39 +8,31 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.console import fail, settings_from
+from assistant.cli.bench import bench_app
+from assistant.cli.console import ANSWERING, SERVING, STORE, fail, with_settings
+from assistant.cli.evaluation import calibrate_command, claims_command, eval_command, train_reader_command
 from assistant.errors import AssistantError, UnknownDocument
-from assistant.settings import display_host, is_loopback
+from assistant.settings import Settings, display_host, is_loopback
 from assistant.types import DocumentInfo
-from evals.bench.run import bench_app
-from evals.cli import eval_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="A chat assistant grounded in your documents, with verified citations.")
 
-Collection = Annotated[Optional[str], typer.Option("--collection", "-c", help="Chroma collection name.")]
-ChromaUrl = Annotated[Optional[str], typer.Option("--chroma-url", help="http://HOST:PORT of a Chroma server.")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Where the embedded store lives.")]
-K = Annotated[Optional[int], typer.Option("--k", help="Passages to retrieve.")]
-Mode = Annotated[Optional[str], typer.Option("--mode", help="extractive or llm.")]
-Llm = Annotated[Optional[str], typer.Option("--llm", help="provider:model, e.g. openai:gpt-4o-mini or llamacpp:PATH.gguf.")]
-LlmUrl = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
-ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Bearer key the /v1 endpoint asks for "
-                                                                  "(or ASSISTANT_API_KEY); none: no key needed.")]
 Host = Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every interface.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
 
 
 @app.command()
+@with_settings(STORE)
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders recurse).")],
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
     glob: Annotated[Optional[str], typer.Option(help="Only file names matching this pattern, e.g. '*.md'.")] = None,
     prune: Annotated[bool, typer.Option(help="Remove chunks of files that no longer exist.")] = False,
+    *, settings: Settings,
 ):
     """Load, chunk and embed documents into the store (incremental: unchanged files cost nothing)."""
     from ingest import ingest_paths
 
-    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
     try:
         report = ingest_paths(paths, settings, glob=glob, prune=prune, progress=sys.stderr.isatty(),
                               on_message=lambda line: typer.echo(line, err=True))
@@ -51,20 +44,18 @@ def ingest(
 
 
 @app.command()
+@with_settings(ANSWERING, STORE)
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
-    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
     source: Annotated[Optional[list[str]], typer.Option(
         "--source", help="Answer only from this document (repeat for several; see `assistant docs`).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer object as JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the answer and its sources as Markdown.")] = False,
+    *, settings: Settings,
 ):
     """Answer one question from the documents, with numbered, verified sources."""
     from assistant.api import Assistant
 
-    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
-                             chroma_url=chroma_url, data_dir=data_dir)
     try:
         bot = Assistant(settings)
         answer = bot.ask(question, sources=[bot.resolve(path) for path in source or ()])
@@ -98,17 +89,17 @@ app.add_typer(docs_app, name="docs")
 
 
 @docs_app.callback(invoke_without_command=True)
+@with_settings(STORE)
 def docs(
     ctx: typer.Context,
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the documents as a JSON list.")] = False,
+    *, settings: Settings,
 ):
     """List the documents in the collection: format, pages, chunks, characters, when ingested."""
     if ctx.invoked_subcommand is not None:
         return
     from assistant.api import Assistant
 
-    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
     try:
         documents = Assistant(settings).documents()
     except AssistantError as exc:
@@ -122,14 +113,14 @@ def docs(
 
 
 @docs_app.command("remove")
+@with_settings(STORE)
 def docs_remove(
     paths: Annotated[list[str], typer.Argument(help="Documents to remove, as `assistant docs` lists them.")],
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
+    *, settings: Settings,
 ):
     """Remove documents from the collection (all of a document's chunks at once), and the copies uploads made."""
     from assistant.api import Assistant
 
-    settings = settings_from(collection=collection, chroma_url=chroma_url, data_dir=data_dir)
     unknown = 0
     try:
         bot = Assistant(settings)
@@ -163,27 +154,22 @@ def _or_dash(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-app.command("eval")(eval_command)
-
-
 @app.command()
+@with_settings(STORE, ANSWERING, SERVING)
 def chat(
     host: Host = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
-    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None, api_key: ApiKey = None,
+    port: Port = 7860,
     auth: Annotated[Optional[str], typer.Option("--auth", envvar="ASSISTANT_CHAT_AUTH",
                                                 help="user:password asked for before the page opens.")] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth",
                                           help="Serve a non-loopback address without a password, on purpose.")] = False,
+    *, settings: Settings,
 ):
     """Open the chat page: ask questions, see the cited passages, upload documents (ingests the sample if empty).
     The OpenAI-compatible endpoint is served beside it, under /v1."""
     from assistant.openai_api import router
     from assistant.ui import launch
 
-    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
-                             chroma_url=chroma_url, data_dir=data_dir, api_key=api_key)
     credentials = None
     if auth is not None:
         user, _, password = auth.partition(":")
@@ -214,11 +200,11 @@ def _listen_error(host: str, port: int, exc: OSError) -> str:
 
 
 @app.command()
+@with_settings(STORE, ANSWERING, SERVING)
 def serve(
     host: Host = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
-    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None, api_key: ApiKey = None,
+    port: Port = 8000,
+    *, settings: Settings,
 ):
     """Serve the OpenAI-compatible endpoint (/v1/models, /v1/chat/completions) for chat front ends and clients
     (ingests the sample if the collection is empty)."""
@@ -230,8 +216,6 @@ def serve(
     from assistant.openai_api import serve_app
     from ingest.sample import ensure_sample
 
-    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
-                             chroma_url=chroma_url, data_dir=data_dir, api_key=api_key)
     if not is_loopback(host) and settings.api_key is None:
         typer.echo(f"warning: serving {host} without --api-key: anyone who can reach port {port} can ask about the "
                    "documents.", err=True)
@@ -254,18 +238,18 @@ def serve(
 
 
 @app.command()
+@with_settings(STORE, ANSWERING)
 def mcp(
-    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
+    http: Annotated[bool, typer.Option(
+        "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on with --http.")] = 8765,
-    collection: Collection = None, chroma_url: ChromaUrl = None, data_dir: DataDir = None,
-    k: K = None, mode: Mode = None, llm: Llm = None, llm_base_url: LlmUrl = None,
+    *, settings: Settings,
 ):
-    """Serve the documents to an MCP host (Claude Desktop, IDE assistants, agents): tools search, ask, list_documents."""
+    """Serve the documents to an MCP host (Claude Desktop, IDE assistants, agents): tools search, ask,
+    list_documents."""
     from assistant.mcp_server import run
 
-    settings = settings_from(k=k, mode=mode, llm=llm, llm_base_url=llm_base_url, collection=collection,
-                             chroma_url=chroma_url, data_dir=data_dir)
     if http and not is_loopback(host):
         typer.echo(f"warning: serving {host}: the MCP endpoint has no authentication.", err=True)
     try:
@@ -276,8 +260,8 @@ def mcp(
         fail(_listen_error(host, port, exc), 1)
 
 
-app.add_typer(bench_app, name="bench")  # issue 25: a group now (`assistant bench load`); nothing heavy until it runs
-
-
-if __name__ == "__main__":
-    app()
+app.command("eval")(eval_command)
+app.command("calibrate")(calibrate_command)
+app.command("claims")(claims_command)
+app.command("train-reader")(train_reader_command)
+app.add_typer(bench_app, name="bench")  # the commands import evals only when they run: start-up stays quick
