@@ -29,12 +29,11 @@ def vectors_of(embedder, sentences: list[Sentence], passages: list[Passage]) -> 
     vectors existed, or sentences across a chunk boundary) embedded now."""
     # A stored vector is of the unit under its heading: a row judged with its headers, a quote without its marks is
     # embedded now.
-    rows = [passages[s.passage].sentence_vector(s.start, s.end)
-            if pooled_as_judged(passages[s.passage], s.start, s.end) else None for s in sentences]
-    missing = [i for i, row in enumerate(rows) if row is None]
-    if missing:
-        for i, row in zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing])):
-            rows[i] = row
+    stored = [passages[s.passage].sentence_vector(s.start, s.end)
+              if pooled_as_judged(passages[s.passage], s.start, s.end) else None for s in sentences]
+    missing = [i for i, row in enumerate(stored) if row is None]
+    fresh = dict(zip(missing, embedder.sentence_vectors([sentences[i].text for i in missing]))) if missing else {}
+    rows = [row if row is not None else fresh[i] for i, row in enumerate(stored)]
     return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
 
 

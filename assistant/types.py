@@ -176,7 +176,7 @@ class Passage(_Frozen):
         context = self.context_at(start)
         kind = self.marks.kind
         if kind == "pdf" or (page is not None and not self.marks.lines):
-            where = _span("p.", "pp.", page, page_end) if page is not None else ""
+            where = _span("p.", "pp.", page, page if page_end is None else page_end) if page is not None else ""
         elif kind == "docx":
             where = _span("¶", "¶", first_line, last_line)
         elif kind == "html" and not self.marks.lines:
