@@ -84,11 +84,13 @@ check-lock:
 # The evaluation gate CI applies, on the multidoc set's test half (report-only data: gating is not tuning), on the
 # metrics that can fail (evals/README.md), at the levels measured minus about 3 items' worth. The half holds 133 items
 # (88 answerable, 45 unanswerable) since the paraphrase and near_miss questions were added; measured 2026-12-03 on it,
-# extractive, k=5 (`assistant eval --dataset multidoc --split test`): pass 0.451, citation precision 0.372,
-# located 0.591, contains 0.545, refusal recall 0.311 (14 of 45), answerable refused 0.193 (17 of 88), hit@5 0.852.
+# extractive, k=5 (`assistant eval --dataset multidoc --split test`), on an AVX2-only AMD EPYC after the heading-path
+# indexing: pass 0.444, citation precision 0.349, located 0.591, contains 0.545, refusal recall 0.311 (14 of 45),
+# answerable refused 0.182 (16 of 88), hit@5 0.864. (On an AVX-512 machine the same half gave precision 0.372: int8
+# kernels differ, so the precision level leaves room for that too.)
 # The hard items are there to show what the reader gets wrong today: the gate only guards against going backwards.
 eval-gate: $(VENV)/.base
 	$(VENV)/bin/assistant eval --dataset multidoc --split test --out eval-out \
-		--fail-under overall.pass=0.42 --fail-under citation.precision=0.34 --fail-under citation.located=0.55 \
+		--fail-under overall.pass=0.42 --fail-under citation.precision=0.32 --fail-under citation.located=0.55 \
 		--fail-under answer.contains=0.51 --fail-under refusal.recall=0.24 \
 		--fail-under refusal.answerable_refused=0.23 --fail-under retrieval.hit@5=0.82
