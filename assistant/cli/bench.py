@@ -94,6 +94,16 @@ def bench(
 
 
 
+def report(results: dict, out: Path | None) -> None:
+    """A load run's results as JSON on stdout (and in `out`); exit code 1 when a target was missed."""
+    text = json.dumps(results, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    typer.echo(text)
+    raise typer.Exit(0 if results["ok"] else 1)
+
+
 @bench_app.command()
 def load(
     seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per level and face.")] = 60.0,
@@ -113,12 +123,7 @@ def load(
     if len(counts) < 2 or min(counts) < 1:
         raise typer.BadParameter("expected two or more positive client counts")
     results = run_overload_bench(levels=counts, seconds=seconds, soak_seconds=60 * soak_minutes)
-    text = json.dumps(results, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-    typer.echo(text)
-    raise typer.Exit(0 if results["ok"] else 1)
+    report(results, out)
 
 
 @bench_app.command()
@@ -149,12 +154,7 @@ def steady(
                                  (only,) if only else ("gradio", "api"))
     except ValueError as exc:
         fail(str(exc))
-    text = json.dumps(results, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-    typer.echo(text)
-    raise typer.Exit(0 if results["ok"] else 1)
+    report(results, out)
 
 
 @bench_app.command()
