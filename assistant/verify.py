@@ -16,6 +16,7 @@ from assistant.types import Citation, Passage
 
 _UNSEEN = "\x00"
 _MIN_COVERAGE = 0.5
+_MIN_READ_COVERAGE = 0.3  # the floor when the reader says the evidence supports the claim
 # Words that state the opposite of each other; forms listed where stemming does not join them (rose/rise).
 _OPPOSITES = [
     ("open", "close"), ("opened", "closed"), ("introduce", "abolish"), ("introduced", "abolished"), ("rise", "fall"),
@@ -167,9 +168,15 @@ class Verifier:
         score = float(self.model.probability(np.array([row]))[0])
         # Evidence that states under half of what the claim says (IDF-weighted) is no evidence, whatever else agrees:
         # the dev claims never test this (their false claims are near-copies of their evidence), so it is a floor.
-        # A paraphrase states the claim in other words: the reader's own verdict (logit above 0) stands in for them.
-        covered = (row[SUPPORT_FEATURES.index("coverage")] >= _MIN_COVERAGE
-                   or (self.reader is not None and row[SUPPORT_FEATURES.index("reader")] >= 0.5))
+        # A paraphrase states the claim in other words: the reader's own verdict (logit above 0) stands in for some
+        # of them, not all (on the dev claims every true paraphrase it let in covered 0.33 or more, and three
+        # unrelated claims it let in 0.21 or less). Function words are not what a claim says: "have" and "been"
+        # cover half of a fake model's "I have been pwned.", so the passage must state one of its other words too.
+        coverage_ = row[SUPPORT_FEATURES.index("coverage")]
+        covered = coverage_ >= _MIN_COVERAGE or (self.reader is not None and coverage_ >= _MIN_READ_COVERAGE
+                                                 and row[SUPPORT_FEATURES.index("reader")] >= 0.5)
+        said = set(self.terms(claim)) - self._function
+        covered = covered and bool(said & set(self.terms(f"{passage.title} {passage.text}")))
         return Verdict(covered and score >= self.threshold, round(score, 4), 0, start, end, passage.text[start:end])
 
     def check(self, claim: str, passages: list[Passage]) -> Verdict:
