@@ -19,6 +19,11 @@ ANSWER_FEATURES = ("cosine", "cosine_gap", "coverage", "context_coverage", "slot
 REFUSAL_FEATURES = ("answer", *ANSWER_FEATURES, "slot_nowhere")
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Logits as probabilities: the fitted models' outputs, and the reader's as a signal they weigh."""
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 @dataclass(frozen=True)
 class Logistic:
     """A fitted logistic regression over named features; applying it is a dot product."""
@@ -44,7 +49,7 @@ class Logistic:
     def probability(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-(np.asarray(rows, float) @ np.array(self.weights) + self.bias)))
+        return sigmoid(np.asarray(rows, float) @ np.array(self.weights) + self.bias)
 
 
 @dataclass(frozen=True)

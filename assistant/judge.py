@@ -6,13 +6,12 @@ from typing import Callable
 import numpy as np
 
 from assistant.answerability import asked_slot, focus_words, holds_slot, names, numbers
-from assistant.fitted import ANSWER_FEATURES, Models
+from assistant.fitted import ANSWER_FEATURES, Models, sigmoid
 from assistant.reader import Reader
-from assistant.sentences import Sentence, coverage, function_terms, neighbours, vectors_of
+from assistant.sentences import UNSEEN, Sentence, coverage, function_terms, neighbours, vectors_of
 from assistant.types import Passage
 
 RESCORED = 12  # candidates the reader reads (the best by similarity and coverage): its cost is per sentence
-_UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
 
 
 def refusal_row(scores: np.ndarray, features: np.ndarray, best: int) -> np.ndarray:
@@ -70,15 +69,15 @@ class AnswerJudge:
         passage_numbers = [numbers(text) for text in whole]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
-        cosine = vectors_of(self.embedder, [sentences[i] for i in chosen],
-                            passages) @ self.embedder.query_vector(question)
+        vectors = vectors_of(self.embedder, [sentences[i] for i in chosen], passages)
+        cosine = vectors @ self.embedder.query_vector(question)
         q_terms = self.terms(question)
         q_set = set(q_terms)
         q_key = q_set - self._function
         slot = asked_slot(question)
         q_names = {n.lower() for n in names(question)}
         q_numbers = numbers(question)
-        top_idf = self.idf(_UNSEEN)
+        top_idf = self.idf(UNSEEN)
         # Words of the question that no chunk of the collection holds ("GDP", "colour"): what it asks is not there.
         unknown = sum(self.idf(t) >= top_idf for t in q_key) / len(q_key) if q_key else 0.0
         focus = set(self.terms(" ".join(focus_words(question)))) - self._function
@@ -106,7 +105,7 @@ class AnswerJudge:
             # The reader is costly per sentence, so it reads only today's likeliest candidates; the rest score 0.
             top = np.argsort(-(out[:, 0] + out[:, 2]), kind="stable")[:RESCORED]
             logits = self.reader.answers(question, [sentences[chosen[i]].text for i in top])
-            out[top, ANSWER_FEATURES.index("reader")] = 1.0 / (1.0 + np.exp(-logits))
+            out[top, ANSWER_FEATURES.index("reader")] = sigmoid(logits)
         return out
 
 

@@ -10,6 +10,8 @@ from assistant.types import Passage
 from ingest.chunking import sentence_spans
 from ingest.structure import pooled_as_judged, unit_text
 
+UNSEEN = "\x00"  # a term no chunk holds: its IDF is the largest there is
+
 
 @dataclass(frozen=True)
 class Sentence:

@@ -9,12 +9,11 @@ import numpy as np
 
 from assistant.answer import REFUSAL, Claim, Draft, with_marker
 from assistant.answerability import NEGATION, addresses_assistant, names, numbers
-from assistant.fitted import SUPPORT_FEATURES, Logistic, load_models
+from assistant.fitted import SUPPORT_FEATURES, Logistic, load_models, sigmoid
 from assistant.reader import Reader
-from assistant.sentences import coverage, function_terms, sentences_of, vectors_of
+from assistant.sentences import UNSEEN, coverage, function_terms, sentences_of, vectors_of
 from assistant.types import Citation, Passage
 
-_UNSEEN = "\x00"
 _MIN_COVERAGE = 0.5
 _MIN_READ_COVERAGE = 0.3  # the floor when the reader says the evidence supports the claim
 # Words that state the opposite of each other; forms listed where stemming does not join them (rose/rise).
@@ -33,8 +32,8 @@ _OPPOSITES = [
     ("legal", "illegal"), ("long", "short"), ("longer", "shorter"), ("wide", "narrow"), ("early", "late"),
     ("hot", "cold"), ("warm", "cool"), ("wet", "dry"), ("buy", "sell"), ("bought", "sold"), ("arrive", "depart"),
     ("import", "export"), ("include", "exclude"), ("enter", "leave"), ("joined", "left"), ("add", "remove"),
-    ("cheaper",
-     "dearer"), ("true", "false"), ("ancient", "modern"), ("mandatory", "optional"), ("required", "optional"),
+    ("cheaper", "dearer"), ("true", "false"), ("ancient", "modern"), ("mandatory", "optional"),
+    ("required", "optional"),
 ]
 _WORDS = re.compile(r"\w+")
 _PASSIVE = re.compile(r"\b(is|are|was|were|be|been|being)\s+(\w+ly\s+)?\w+(ed|en|wn|t|ne)\b(\s+[\w-]+){0,4}?\s+by\b",
@@ -111,13 +110,12 @@ class Verifier:
         start, end = sentences[window[0]].start, sentences[window[-1]].end
         # Names and numbers may sit in a neighbour ("It is 34 miles long" after the sentence naming the canal).
         around = " ".join([passage.title, *(s.text for s in sentences[max(0, best - 1): best + 2])])
-        facts = _claim_facts(claim, claim_terms, self.idf(_UNSEEN))
+        facts = _claim_facts(claim, claim_terms, self.idf(UNSEEN))
         # The window as judged (a table row with its headers), as the claim was; the quote stays the text as written.
         judged = " ".join(sentences[i].text for i in range(window[0], window[-1] + 1))
         row = self._features(facts, judged, around, sentences[best].text, float(cosine[best]))
         if self.reader is not None:
-            row[SUPPORT_FEATURES.index("reader")] = float(1.0 / (1.0
-                                                                 + np.exp(-self.reader.supports(claim, [judged])[0])))
+            row[SUPPORT_FEATURES.index("reader")] = float(sigmoid(self.reader.supports(claim, [judged]))[0])
         return row, start, end
 
     def _features(self, facts: _ClaimFacts, window: str, around: str, main: str, cosine: float) -> list[float]:

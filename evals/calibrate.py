@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.api import Assistant
-from assistant.fitted import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models
+from assistant.fitted import ANSWER_FEATURES, MODEL_FILE, REFUSAL_FEATURES, Logistic, Models, load_models, sigmoid
 from assistant.judge import refusal_row
 from assistant.settings import Settings
 from assistant.verify import SUPPORT_FEATURES
@@ -115,7 +115,7 @@ def fit(x: ArrayLike, y: ArrayLike, names: tuple[str, ...], signs: dict[str, int
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = z_x @ theta[:-1] + theta[-1]
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = sigmoid(z)
         value = np.sum(w * (np.logaddexp(0.0, z) - y_arr * z)) + 0.5 * theta[:-1] @ theta[:-1] / c
         grad = np.append(z_x.T @ (w * (p - y_arr)) + theta[:-1] / c, np.sum(w * (p - y_arr)))
         return value, grad
