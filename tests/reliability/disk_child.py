@@ -107,12 +107,9 @@ attempt("open_other_ro", lambda: open_store(other, identity).count())
 # happens when it happens. So wait, bounded, until no file of this process is open on that mount, then unmount it.
 read_only = mount_id(data)
 out["held_on_unmount"] = wait_released(read_only, seconds=120)
-# Under load the kernel can still call the mount busy for a moment after the last file closed: retry, bounded.
-deadline = time.monotonic() + 60
-while (umount := subprocess.run(["umount", data], capture_output=True, text=True)).returncode != 0:
-    if time.monotonic() > deadline:
-        raise RuntimeError(f"umount {data}: {umount.stderr.strip()}")
-    gc.collect()
-    time.sleep(0.5)
+# Detached lazily: with no descriptor left (checked above), the kernel still called the mount busy for over a minute
+# in one CI run (a mapping, or a thread's hold, that a plain umount waits on); detached, the path is the writable
+# store at once, which is what this step is about.
+subprocess.run(["umount", "-l", data], check=True)
 attempt("open_other_rw", lambda: open_store(other, identity).count())
 print("RESULT " + json.dumps(out))
