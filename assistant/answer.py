@@ -15,8 +15,10 @@ REFUSAL = "I could not find this in the documents."
 _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
 _SECOND_MARGIN = 0.15  # a second sentence must score nearly as well as the first...
 _SECOND_NEW = 0.5  # ...and bring mostly new words: it adds to the answer, not merely resembles it
-_NEWER_MARGIN = 0.1  # a newer message's sentence leads if it scores this close to the best one
-_RESTATED_SHARE = 0.3  # share of the shorter sentence's terms the two have in common (at least two)
+_NEWER_MARGIN = 0.1  # a newer message's sentence on the same subject leads if it scores this close to the best...
+_CHANGED_MARGIN = 0.35  # ...or this close when it says that something changed ("The review has moved to Friday")
+_CHANGED = re.compile(r"\b(now|moved|changed?|instead|revised|rescheduled|postponed|brought forward|final|"
+                      r"no longer|cancell?ed|replaced)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class ExtractiveAnswerer:
         features, scores = judged.features, judged.scores
         if judged.refused:
             return Draft(())
-        order = self._newest_first(passages, sentences, chosen, judged)
+        order = self._newest_first(question, passages, sentences, chosen, judged)
         best = float(scores[order[0]])
         picked = [chosen[order[0]]]
         slot_found, slot_missing = ANSWER_FEATURES.index("slot_found"), ANSWER_FEATURES.index("slot_missing")
@@ -83,9 +85,9 @@ class ExtractiveAnswerer:
             if len(picked) >= self.max_sentences or scores[o] < max(self.judge.model.threshold, best - _SECOND_MARGIN):
                 break
             # A second sentence must answer too (hold the asked-for slot) and add to the first, not repeat it; nor
-            # tell the lead's fact as an older message of its thread had it (the newer one overrules it).
+            # come from an older message of its thread (the newer one overrules what it said).
             second, lead = sentences[chosen[o]], sentences[picked[0]]
-            if _older(passages, second, lead) and self._restates(lead.text, second.text):
+            if _older(passages, second, lead):
                 continue
             if not features[o, slot_missing] and self._adds(question, lead.text, second.text):
                 picked.append(chosen[o])
@@ -95,34 +97,33 @@ class ExtractiveAnswerer:
                 picked.insert(picked.index(i) + 1, following)
         return Draft(tuple(Claim(sentences[i].text, (sentences[i].passage,)) for i in picked))
 
-    def _newest_first(self, passages: list[Passage], sentences: list[Sentence], chosen: list[int],
+    def _newest_first(self, question: str, passages: list[Passage], sentences: list[Sentence], chosen: list[int],
                       judged: Judgement) -> list[int]:
-        """The judge's order, except that a candidate from a newer e-mail message of the same thread, nearly as
-        likely to answer, holding what was asked and as many of the question's words, leads: a later message
-        supersedes an earlier one."""
+        """The judge's order, except that a candidate from a newer e-mail message of the same thread, likely to
+        answer, holding what was asked and a question word the best one holds (the same subject), leads: a later
+        message supersedes an earlier one."""
         order, scores = list(judged.order), judged.scores
         missing = judged.features[:, ANSWER_FEATURES.index("slot_missing")]
-        covered = judged.features[:, ANSWER_FEATURES.index("coverage")]
+        asked = set(self.judge.terms(question)) - self.judge.function
 
         def sent(o: int) -> str:
             s = sentences[chosen[o]]
             return passages[s.passage].context_at(s.start).sent
 
-        lead = order[0]
+        best = order[0]
+        subject = asked & set(self.judge.terms(sentences[chosen[best]].text))
+        lead = best
         for o in order[1:]:
-            if scores[o] < scores[order[0]] - _NEWER_MARGIN:
+            if scores[o] < max(self.judge.model.threshold, scores[best] - _CHANGED_MARGIN):
                 break
+            text = sentences[chosen[o]].text
+            close = scores[o] >= scores[best] - _NEWER_MARGIN or _CHANGED.search(text)
             same_thread = passages[sentences[chosen[o]].passage].source \
                 == passages[sentences[chosen[lead]].passage].source
-            if (same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[order[0]]
-                    and covered[o] >= covered[order[0]]):
+            if (close and same_thread and sent(lead) and sent(o) > sent(lead) and missing[o] <= missing[best]
+                    and subject & set(self.judge.terms(text))):
                 lead = o
         return [lead] + [o for o in order if o != lead]
-
-    def _restates(self, newer: str, older: str) -> bool:
-        """The newer sentence shares most of its terms with the older one: the same fact, told again or changed."""
-        a, b = set(self.judge.terms(newer)), set(self.judge.terms(older))
-        return len(a & b) >= 2 and len(a & b) / min(len(a), len(b)) >= _RESTATED_SHARE
 
     def _adds(self, question: str, first: str, second: str) -> bool:
         """The second sentence says mostly something the question and the first sentence do not."""

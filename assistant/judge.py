@@ -46,7 +46,7 @@ class AnswerJudge:
         self.model = models.answer
         self.refusal = models.refuse
         self.refuse_threshold = models.refuse.threshold if refuse_threshold is None else refuse_threshold
-        self._function = function_terms(terms)
+        self.function = function_terms(terms)  # never key terms
 
     def judge(self, question: str, sentences: list[Sentence], chosen: list[int], passages: list[Passage]) -> Judgement:
         """Rank the chosen sentences and refuse when the best is unlikely to answer (or there is none)."""
@@ -63,24 +63,30 @@ class AnswerJudge:
         """One row of ANSWER_FEATURES per chosen sentence (indices into `sentences`, the passages' sentences in
         order)."""
         titles = [p.title for p in passages]
-        # The same entity is looked for in the whole passage and its title: read each passage once, not per sentence.
-        whole = [f"{p.title} {p.text}" for p in passages]
-        passage_lower = [text.lower() for text in whole]
-        passage_numbers = [numbers(text) for text in whole]
+        # The same entity is looked for in the sentence's section of its passage (all of it when it has no headings)
+        # and the title: each section is read once, not per sentence.
+        sections: dict[str, tuple[str, set]] = {}
+
+        def section(sentence: Sentence) -> tuple[str, set]:
+            passage = passages[sentence.passage]
+            whole = f"{passage.title} {passage.section_at(sentence.start)}"
+            if whole not in sections:
+                sections[whole] = (whole.lower(), numbers(whole))
+            return sections[whole]
         if not chosen:
             return np.zeros((0, len(ANSWER_FEATURES)))
         vectors = vectors_of(self.embedder, [sentences[i] for i in chosen], passages)
         cosine = vectors @ self.embedder.query_vector(question)
         q_terms = self.terms(question)
         q_set = set(q_terms)
-        q_key = q_set - self._function
+        q_key = q_set - self.function
         slot = asked_slot(question)
         q_names = {n.lower() for n in names(question)}
         q_numbers = numbers(question)
         top_idf = self.idf(UNSEEN)
         # Words of the question that no chunk of the collection holds ("GDP", "colour"): what it asks is not there.
         unknown = sum(self.idf(t) >= top_idf for t in q_key) / len(q_key) if q_key else 0.0
-        focus = set(self.terms(" ".join(focus_words(question)))) - self._function
+        focus = set(self.terms(" ".join(focus_words(question)))) - self.function
         rows = []
         for cos, i in zip(cosine, chosen):
             sentence = sentences[i]
@@ -89,10 +95,10 @@ class AnswerJudge:
             context = set(self.terms(context_text))
             new = sum(self.idf(t) for t in terms - q_set) / (sum(self.idf(t) for t in terms) or 1.0)
             # The same entity: the question's names, and apart its numbers and versions ("Ledgerly 4.4.0" is not
-            # 4.2.3), anywhere in the sentence's passage or its title.
-            found = sum(n in passage_lower[sentence.passage] for n in q_names)
-            numbers_found = (len(q_numbers & passage_numbers[sentence.passage]) / len(q_numbers)
-                             if q_numbers else 1.0)
+            # 4.2.3), anywhere in the sentence's section or its title.
+            lower, stated = section(sentence)
+            found = sum(n in lower for n in q_names)
+            numbers_found = len(q_numbers & stated) / len(q_numbers) if q_numbers else 1.0
             missing = [self.idf(t) / top_idf for t in q_key - context]
             held = slot is not None and holds_slot(slot, sentence.text, question)
             rows.append([cos, 0.0, coverage(q_terms, terms, self.idf), coverage(q_terms, context, self.idf),

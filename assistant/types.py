@@ -55,9 +55,9 @@ class Context(_Frozen):
     e-mail message. Read by ingest/structure.py (which writes it) and by citations."""
 
     # item: a list item whose bullet is not in the text (HTML, DOCX); markup: a table's header row, a rule, a caption,
-    # an e-mail header or quote header line
-    role: Literal["text", "row", "item", "markup"] = "text"
-    caption: str = ""  # a table's caption (or the heading over it)
+    # an e-mail header or quote header line; signature: a line of an e-mail's signature block
+    role: Literal["text", "row", "item", "markup", "signature"] = "text"
+    caption: str = ""  # a table's caption (or the heading over it); a signature's author
     columns: tuple[str, ...] = ()  # a table row's column headers, in order
     message: str = ""  # the e-mail message the line belongs to: "Sam Whitfield, Tue, 4 Mar 2025 09:12"
     sent: str = ""  # that message's date as ISO text ("2025-03-04T09:12"), to find the newest; "" if unknown
@@ -164,6 +164,16 @@ class Passage(_Frozen):
 
     def heading_at(self, offset: int) -> str:
         return _value_at(self.marks.headings, self.start + offset) if self.marks.headings else ""
+
+    def section_at(self, offset: int) -> str:
+        """The heading path in force at a char offset and this passage's text under that heading (up to the next
+        one): what a unit of a changelog's "3.1.0 > Fixed" list is about, not the 3.0.1 list in the same chunk."""
+        if not self.marks.headings:
+            return self.text
+        at = self.start + offset
+        begins = [o - self.start for o, _ in self.marks.headings if o <= at] or [0]
+        ends = [o - self.start for o, _ in self.marks.headings if o > at] or [len(self.text)]
+        return f"{self.heading_at(offset)}\n{self.text[max(0, begins[-1]):ends[0]]}"
 
     def place(self, start: int, end: int) -> Place:
         """Where the span [start, end) of this passage's text is, in the file a person opens."""

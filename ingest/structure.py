@@ -164,6 +164,7 @@ def _mail(text: str, lines: list[tuple[int, int]], out: list[Context]) -> None:
     quotes: dict[int, Context] = {}  # depth of '>' marks -> the message quoted at that depth
     quoted_by: dict[tuple[str, str], Context] = {}  # a message -> the one it quotes (its "On ... wrote:" line)
     author = date = ""
+    signing = False  # inside the message's signature block: from "--" or the author's name alone, to a blank line
     for k, line in enumerate(body):
         stripped = line.strip()
         header = _MAIL_HEADER.match(stripped)
@@ -173,8 +174,14 @@ def _mail(text: str, lines: list[tuple[int, int]], out: list[Context]) -> None:
                 author, date = re.sub(r"\s*<[^>]*>", "", value).strip().strip('"'), ""
             elif name in ("date", "sent"):
                 date = value
-            current, quotes = _message(author, date, quoted=False), {}
+            current, quotes, signing = _message(author, date, quoted=False), {}, False
             out[k] = current.model_copy(update={"role": "markup"})
+            continue
+        signing = bool(stripped) and not stripped.startswith(">") and (
+            signing or stripped == "--" or (bool(author) and stripped == author))
+        if signing:  # "Operations Manager" alone says nothing; it is judged as the author's (unit_text)
+            out[k] = current.model_copy(update={"role": "markup" if stripped in ("--", author) else "signature",
+                                                "caption": author})
             continue
         marks = _QUOTE_MARKS.match(stripped)
         depth, said = marks.group().count(">"), stripped[marks.end():]
@@ -231,6 +238,8 @@ def unit_text(passage: Passage, start: int, end: int) -> str:
         pairs = "; ".join(f"{h} {v}".strip() for h, v in zip(columns[1:], values[1:]) if v)
         row = f"{values[0]}: {pairs}" if pairs else values[0]
         return f"{context.caption}, {row}" if context.caption else row
+    if context.role == "signature":
+        return raw if raw.startswith(context.caption) else f"{context.caption}: {raw}"
     if context.quoted:
         raw = raw.lstrip("> ")
     bullet = LIST_ITEM.match(raw)
@@ -246,9 +255,10 @@ def listed(raw: str, context: Context) -> bool:
 
 def pooled_as_judged(passage: Passage, start: int, end: int) -> bool:
     """Whether the vector ingest pooled for a unit (a list item's with its heading's tokens, Chunk.pooled_spans)
-    stands for its judged text: all but table rows and quoted lines, which are judged in words they do not have."""
+    stands for its judged text: all but table rows, signature lines and quoted lines, which are judged in words they
+    do not have."""
     context = passage.context_at(start)
-    return context.role != "row" and not context.quoted
+    return context.role not in ("row", "signature") and not context.quoted
 
 
 def chunk_heading(marks: Marks, start: int) -> str:
@@ -268,5 +278,6 @@ def is_markup(passage: Passage, start: int, end: int) -> bool:
 
 
 def is_row_or_item(passage: Passage, start: int, end: int) -> bool:
-    """A table row or a list item: a unit of its own whether or not it ends like a sentence."""
-    return passage.context_at(start).role in ("row", "item") or bool(LIST_ITEM.match(passage.text[start:end]))
+    """A table row, a list item or a signature line: a unit of its own whether or not it ends like a sentence."""
+    return passage.context_at(start).role in ("row", "item", "signature") or bool(
+        LIST_ITEM.match(passage.text[start:end]))

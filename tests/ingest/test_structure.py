@@ -211,20 +211,47 @@ def test_e_mail_headers_are_never_answers(tmp_path):
         assert got[markup][1] is False, markup
 
 
-def test_the_newest_message_leads_when_nearly_as_likely(tmp_path):
+def test_the_newest_message_on_the_subject_leads_when_likely(tmp_path):
     (tmp_path / "thread.txt").write_text(THREAD)
     passage = whole(tmp_path / "thread.txt")
     sentences, chosen = ExtractiveAnswerer(None, 1).candidates([passage])
-    old = next(k for k, i in enumerate(chosen) if sentences[i].text.startswith("The evening starts"))
-    new = next(k for k, i in enumerate(chosen) if sentences[i].text.startswith("The evening now"))
-    scores = np.full(len(chosen), 0.1)
-    for newer_score, leads in ((0.85, new), (0.5, old)):
-        scores[old], scores[new] = 0.9, newer_score
+
+    def at(start: str) -> int:
+        return next(k for k, i in enumerate(chosen) if sentences[i].text.startswith(start))
+
+    old, new, other = at("The evening starts"), at("The evening now"), at("Noted, I will bring")
+    judge = SimpleNamespace(terms=Terms(), function=frozenset(Terms()("the what when does")),
+                            model=SimpleNamespace(threshold=0.5))
+    answerer = ExtractiveAnswerer(judge, 1)
+    # (the newer message's score, the newest one's, which leads): the newest on the subject leads unless it is far
+    # below the best; a newer message about something else never does.
+    for newer, newest, leads in ((0.7, 0.1, new), (0.5, 0.1, old), (0.1, 0.85, old)):
+        scores = np.full(len(chosen), 0.05)
+        scores[old], scores[new], scores[other] = 0.9, newer, newest
         features = np.zeros((len(chosen), len(ANSWER_FEATURES)))
-        features[[old, new], ANSWER_FEATURES.index("coverage")] = 0.5
         judged = Judgement(features, scores, np.argsort(-scores, kind="stable"), 0.9, False)
-        answerer = ExtractiveAnswerer(SimpleNamespace(terms=Terms()), 1)
-        assert answerer._newest_first([passage], sentences, chosen, judged)[0] == leads
+        assert answerer._newest_first("When does the evening start?", [passage], sentences, chosen,
+                                      judged)[0] == leads
+
+
+def test_a_signature_line_is_judged_as_its_authors_and_the_name_alone_is_not_an_answer(tmp_path):
+    (tmp_path / "thread.txt").write_text(THREAD.replace("Noted, I will bring the projector.\n",
+                                                        "Noted, I will bring the projector.\n\nTom Becker\n"
+                                                        "Events Officer\n"))
+    passage = whole(tmp_path / "thread.txt")
+    got = units(passage)
+    assert got["Events Officer"] == ("Tom Becker: Events Officer", True)
+    assert got["Tom Becker"][1] is False
+    assert got["Noted, I will bring the projector."] == ("Noted, I will bring the projector.", True)
+
+
+def test_a_list_item_is_about_the_version_of_its_own_section(tmp_path):
+    (tmp_path / "changes.md").write_text("# Changes\n\n## 2.4.0\n\n### Fixed\n- Crash on import\n\n"
+                                         "## 2.3.0\n\n### Fixed\n- Totals rounded\n")
+    passage = whole(tmp_path / "changes.md")
+    at = passage.text.index("- Totals")
+    assert passage.section_at(at).strip() == "Changes > 2.3.0 > Fixed\n### Fixed\n- Totals rounded"
+    assert "2.4.0" not in passage.section_at(at) and "2.4.0" in passage.section_at(passage.text.index("- Crash"))
 
 
 def test_a_table_row_is_one_unit_and_markup_alone_is_never_one():
