@@ -128,3 +128,39 @@ def test_a_full_line_is_refused_at_once_as_busy_and_the_admitted_answers_complet
     assert "Witkoff" in body["choices"][0]["message"]["content"], body
     assert not results["page"]["refused"] and "Witkoff" in results["page"]["text"], results["page"]
     wait_until(line, lambda s: s.running == 0 and s.waiting == 0)
+
+
+@pytest.mark.slow
+def test_the_page_says_busy_in_the_browser_while_every_slot_is_taken(sample_settings, tmp_path, monkeypatch):
+    """The chat event itself, sent by the page in Chromium: with the one slot held and no place in line, the turn
+    ends in the busy line instead of waiting; once the slot is free the same page answers."""
+    from tests.ui.browser import ChatPage, chrome
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    settings = sample_settings.with_overrides(max_concurrent_answers=1, max_queued_answers=0)
+    line = admission(settings)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with line.slot():
+            taken.set()
+            release.wait(300)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    app = ui.launch(settings, port=free_port(), prevent_thread_lock=True, sample=False)
+    driver = chrome(str(tmp_path / "profile"))
+    try:
+        page = ChatPage(driver, f"http://127.0.0.1:{app.server_port}/").open()
+        holder.start()
+        assert taken.wait(60)
+        refused = line.refused
+        bubble = page.ask(WITKOFF_Q, timeout=60)  # a bound on a hang, not on speed
+        assert bubble.find_elements("css selector", ".chat-error") and BUSY in bubble.text, bubble.text
+        assert line.refused == refused + 1 and line.running == 1 and line.waiting == 0
+        release.set()
+        holder.join(60)
+        assert "Witkoff" in page.ask(WITKOFF_Q).text
+    finally:
+        release.set()
+        driver.quit()
+        app.close()
