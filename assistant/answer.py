@@ -9,7 +9,7 @@ from assistant.judge import AnswerJudge, Judgement
 from assistant.sentences import Sentence, sentences_of
 from assistant.types import CITATION_MARKER, Passage, marker_numbers, strip_markers
 from ingest.chunking import sentence_spans
-from ingest.structure import is_markup, is_row_or_item
+from ingest.structure import heads_a_list, is_markup, is_row_or_item
 
 REFUSAL = "I could not find this in the documents."
 _TRAILING_MARKERS = re.compile(rf"([.!?]+[\"'”’)]*)((?:{CITATION_MARKER.pattern})+)\s*")
@@ -55,7 +55,7 @@ class ExtractiveAnswerer:
     def _may_answer(passage: Passage, sentence: Sentence) -> bool:
         """Never markup (a header row, rule, caption, e-mail or quote header); a table row or list item unless it
         asks a question, full stop or not; any other line unless it reads as a heading."""
-        if is_markup(passage, sentence.start, sentence.end):
+        if is_markup(passage, sentence.start, sentence.end) or heads_a_list(passage, sentence.start, sentence.end):
             return False
         if is_row_or_item(passage, sentence.start, sentence.end):
             return not sentence.text.rstrip().endswith("?")

@@ -243,9 +243,44 @@ def unit_text(passage: Passage, start: int, end: int) -> str:
     if context.quoted:
         raw = raw.lstrip("> ")
     bullet = LIST_ITEM.match(raw)
-    if not heading or not listed(raw, context):
+    if not listed(raw, context):
         return raw  # prose as written: the judge was fitted on raw sentences (under their path it read worse on dev)
-    return f"{heading}: {raw[bullet.end() - 1:] if bullet else raw}"
+    parent = _parent_item(passage.text, start)
+    path = " > ".join(part for part in (heading, parent) if part)
+    return f"{path}: {raw[bullet.end() - 1:] if bullet else raw}" if path else raw
+
+
+def _indent(text: str, start: int) -> int | None:
+    """How far the line holding `start` is indented, if `start` is its first word; None otherwise."""
+    line = text.rfind("\n", 0, start) + 1
+    return start - line if not text[line:start].strip() else None
+
+
+def _parent_item(text: str, start: int) -> str:
+    """For a nested list item, the item it sits under ("Toiletries" for "  - One bar of soap"), without its bullet."""
+    indent = _indent(text, start)
+    if not indent:
+        return ""
+    at = text.rfind("\n", 0, start)  # the end of the line before
+    while at > 0:
+        begin = text.rfind("\n", 0, at) + 1
+        line = text[begin:at]
+        bullet = LIST_ITEM.match(line)
+        if not bullet:
+            return ""
+        if len(line) - len(line.lstrip()) < indent:
+            return line[bullet.end() - 1:].strip()
+        at = begin - 1
+    return ""
+
+
+def heads_a_list(passage: Passage, start: int, end: int) -> bool:
+    """A short list item with items nested under it ("- Toiletries"): a heading of theirs, not an answer."""
+    following = passage.text[end:end + 200].split("\n", 2)
+    below = following[1] if len(following) > 1 and not following[0].strip() else ""
+    mine, theirs = _indent(passage.text, start), len(below) - len(below.lstrip())
+    return (mine is not None and bool(LIST_ITEM.match(below)) and theirs > mine
+            and len(passage.text[start:end].split()) <= 5)
 
 
 def listed(raw: str, context: Context) -> bool:
@@ -258,7 +293,8 @@ def pooled_as_judged(passage: Passage, start: int, end: int) -> bool:
     stands for its judged text: all but table rows, signature lines and quoted lines, which are judged in words they
     do not have."""
     context = passage.context_at(start)
-    return context.role not in ("row", "signature") and not context.quoted
+    return (context.role not in ("row", "signature") and not context.quoted
+            and not _parent_item(passage.text, start))
 
 
 def chunk_heading(marks: Marks, start: int) -> str:

@@ -317,3 +317,13 @@ def test_a_pdf_table_row_keeps_its_headers_and_its_page(tmp_path):
     assert got["Ticket | Adult | Child"][1] is False
     assert place_of(passage, "Day return | 7.50 | 3.80").location == "p. 2 (columns: Ticket | Adult | Child)"
     assert got["Children under five travel free with an adult."][1] is True
+
+
+def test_a_nested_list_item_is_judged_under_the_item_it_sits_under(tmp_path):
+    (tmp_path / "h.md").write_text("# Handbook\n\n## Packing\n\n- Dry goods\n  - One box of cereal\n- Toiletries\n"
+                                   "  - One bar of soap\n- Two tins of soup\n\nText here.\n")
+    got = units(whole(tmp_path / "h.md"))
+    assert got["- One bar of soap"] == ("Handbook > Packing > Toiletries: One bar of soap", True)
+    assert got["- Toiletries"][1] is False  # it only heads the items under it
+    assert got["- Two tins of soup"] == ("Handbook > Packing: Two tins of soup", True)
+    assert got["Text here."] == ("Text here.", True)
